@@ -1,0 +1,43 @@
+# Two commands matter to a newcomer: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit run bench faults clean
+
+$(STAMP): pyproject.toml tests/example_connector/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e tests/example_connector
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(VENV)/bin/crosschq-worker demo
+
+run: $(STAMP)
+	$(VENV)/bin/crosschq-worker run
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+faults: $(STAMP)
+	$(PY) -m pytest -q -m slow tests/faults
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache build *.egg-info
