@@ -1,0 +1,372 @@
+"""The worker's state in Redis. Every key the project writes is listed here.
+
+Prefix ``cqw:`` (all keys below start with it).
+
+Inbox (raw webhooks; flows A and B read them by id)
+    inbox:{event_id}                 hash  source, connector, body, headers, event (normalized ids
+                                           as JSON), received_at, state, dedup; TTL WORKER_INBOX_TTL
+    inbox:dedup:{source}:{key}       str   event id for the sender's event id or body hash; TTL same
+    inbox:pending                    zset  event ids stored but not processed (score = stored at)
+    cand:{connector}:{candidate_id}  set   inbox event ids that carry this candidate's data
+Requests
+    app:{connector}:{application_id} hash  trigger -> request id
+    candreq:{connector}:{cand_id}    set   request ids created for this candidate
+    lock:req:{request_id}            str   owner while one task applies a webhook to a request
+    req:{request_id}                 hash  connector, application_id, candidate_id, trigger,
+                                           status, status_key, progress, score, hm, created_at
+    claim:create:{conn}:{app}:{trig} str   "pending:<task id>:<started>" while a create is in
+                                           flight (expires), then "done:<request id>" (kept)
+    fp:{fingerprint}                 str   request id seen in a Crosschq webhook, by a hash of
+                                           candidate e-mail and job position (adopting a create
+                                           whose answer was lost)
+    orphans:{request_id}             set   inbox event ids of webhooks that arrived before the
+                                           create recorded this id
+Write-back ledger
+    ledger:{request_id}              hash  write key -> "done" | "pending:<task id>"
+Operations
+    dead                             zset  dead-letter records (JSON), score = time
+    timeline:{connector}:{app_id}    list  what happened to one application (no personal data)
+    jobroles                         str   cached Crosschq job-role catalogue (JSON); TTL
+    canary                           str   last time a worker consumed the health canary
+    due:{kind}                       zset  request ids by due time (beat scans; issue of flow C)
+    ratelimit:{service}              hash  token bucket (worker.ratelimit)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+PREFIX = "cqw:"
+DONE = "done"
+
+
+def k(*parts: object) -> str:
+    return PREFIX + ":".join(str(p) for p in parts)
+
+
+def body_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def fingerprint(email: str | None, job_position: str | None) -> str | None:
+    """A hash that lets a Crosschq webhook be matched to a create whose answer was lost."""
+    if not email:
+        return None
+    text = f"{email.strip().lower()}|{(job_position or '').strip().lower()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    event_id: str
+    source: str  # "ats" | "crosschq"
+    connector: str | None
+    body: bytes
+    headers: dict[str, str]
+    event: dict[str, Any]
+    received_at: float
+    state: str
+
+
+class Store:
+    def __init__(self, client: redis.Redis, *, inbox_ttl: int = 14 * 86400) -> None:
+        # redis-py types every reply as a union of bytes, str and more; this client always
+        # returns bytes (decode_responses off), which the methods below rely on.
+        self.r: Any = client
+        self.inbox_ttl = inbox_ttl
+
+    # -- inbox -------------------------------------------------------------------------------
+    def store_event(
+        self,
+        *,
+        source: str,
+        connector: str | None,
+        dedup_key: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        event: Mapping[str, Any],
+        candidate_id: str | None = None,
+    ) -> tuple[str, bool]:
+        """Store a raw event durably; returns ``(event_id, is_new)``. Raises on Redis errors."""
+        dedup = k("inbox", "dedup", source if connector is None else f"{source}:{connector}", dedup_key)
+        event_id = uuid.uuid4().hex
+        if not self.r.set(dedup, event_id, nx=True, ex=self.inbox_ttl):
+            existing = self.r.get(dedup)
+            if existing is not None:
+                return existing.decode(), False
+        now = time.time()
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(
+            k("inbox", event_id),
+            mapping={
+                "source": source,
+                "connector": connector or "",
+                "body": body,
+                "headers": json.dumps(dict(headers)),
+                "event": json.dumps(dict(event), default=str),
+                "received_at": now,
+                "state": "stored",
+                "dedup": dedup,
+            },
+        )
+        pipe.expire(k("inbox", event_id), self.inbox_ttl)
+        pipe.zadd(k("inbox", "pending"), {event_id: now})
+        if candidate_id and connector:
+            pipe.sadd(k("cand", connector, candidate_id), event_id)
+            pipe.expire(k("cand", connector, candidate_id), self.inbox_ttl)
+        pipe.execute()
+        return event_id, True
+
+    def load_event(self, event_id: str) -> InboxEvent | None:
+        data = self.r.hgetall(k("inbox", event_id))
+        if not data:
+            return None
+        get = {key.decode(): value for key, value in data.items()}
+        return InboxEvent(
+            event_id=event_id,
+            source=get["source"].decode(),
+            connector=get["connector"].decode() or None,
+            body=get.get("body", b""),
+            headers=json.loads(get.get("headers", b"{}")),
+            event=json.loads(get.get("event", b"{}")),
+            received_at=float(get.get("received_at", b"0")),
+            state=get.get("state", b"stored").decode(),
+        )
+
+    def mark_event(self, event_id: str, state: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.hset(k("inbox", event_id), "state", state)
+        if state in ("processed", "failed", "ignored"):
+            pipe.zrem(k("inbox", "pending"), event_id)
+        pipe.execute()
+
+    def forget_event(self, event_id: str) -> None:
+        """Remove an event that could not be enqueued so the sender's retry is not deduplicated."""
+        data = self.r.hget(k("inbox", event_id), "dedup")
+        pipe = self.r.pipeline()
+        if data:
+            pipe.delete(data.decode())
+        pipe.delete(k("inbox", event_id))
+        pipe.zrem(k("inbox", "pending"), event_id)
+        pipe.execute()
+
+    def pending_events(self, older_than: float, limit: int = 100) -> list[str]:
+        ids = self.r.zrangebyscore(k("inbox", "pending"), "-inf", older_than, start=0, num=limit)
+        return [i.decode() for i in ids]
+
+    def erase_candidate(self, connector: str, candidate_id: str) -> int:
+        """Erase the raw bodies this worker keeps for a candidate (anonymization)."""
+        key = k("cand", connector, candidate_id)
+        ids = [i.decode() for i in self.r.smembers(key)]
+        pipe = self.r.pipeline()
+        for event_id in ids:
+            pipe.hset(k("inbox", event_id), mapping={"body": b"", "headers": "{}", "state": "erased"})
+            pipe.zrem(k("inbox", "pending"), event_id)
+        pipe.delete(key)
+        pipe.execute()
+        return len(ids)
+
+    # -- requests ----------------------------------------------------------------------------
+    def request_for(self, connector: str, application_id: str, trigger: str) -> str | None:
+        value = self.r.hget(k("app", connector, application_id), trigger)
+        return value.decode() if value else None
+
+    def requests_for_application(self, connector: str, application_id: str) -> dict[str, str]:
+        data = self.r.hgetall(k("app", connector, application_id))
+        return {t.decode(): v.decode() for t, v in data.items()}
+
+    def record_request(
+        self,
+        request_id: str,
+        *,
+        connector: str,
+        application_id: str,
+        candidate_id: str | None,
+        trigger: str,
+        hm: str | None = None,
+    ) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(k("app", connector, application_id), trigger, request_id)
+        if candidate_id:
+            pipe.sadd(k("candreq", connector, candidate_id), request_id)
+        pipe.hset(
+            k("req", request_id),
+            mapping={
+                "connector": connector,
+                "application_id": application_id,
+                "candidate_id": candidate_id or "",
+                "trigger": trigger,
+                "created_at": time.time(),
+                "hm": hm or "",
+            },
+        )
+        pipe.execute()
+
+    def requests_for_candidate(self, connector: str, candidate_id: str) -> list[str]:
+        return sorted(m.decode() for m in self.r.smembers(k("candreq", connector, candidate_id)))
+
+    def request_state(self, request_id: str) -> dict[str, str] | None:
+        data = self.r.hgetall(k("req", request_id))
+        if not data:
+            return None
+        return {key.decode(): value.decode() for key, value in data.items()}
+
+    def update_request(self, request_id: str, **fields: object) -> None:
+        """Update a recorded request; a request that is not recorded is left alone."""
+        script = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        return 1
+        """
+        args = [item for f, v in fields.items() for item in (f, str(v))]
+        self.r.eval(script, 1, k("req", request_id), *args)
+
+    def apply_status_if_newer(self, request_id: str, status: str, status_key: str) -> bool:
+        """Record ``status`` when ``status_key`` sorts after the applied one (atomic)."""
+        script = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        local cur = redis.call('HGET', KEYS[1], 'status_key')
+        if cur and cur >= ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_key', ARGV[2])
+        return 1
+        """
+        return bool(self.r.eval(script, 1, k("req", request_id), status, status_key))
+
+    def lock(self, name: str, owner: str, ttl: int) -> bool:
+        return bool(self.r.set(k("lock", name), owner, nx=True, ex=ttl))
+
+    def unlock(self, name: str, owner: str) -> None:
+        script = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """
+        self.r.eval(script, 1, k("lock", name), owner)
+
+    # -- create claims -------------------------------------------------------------------------
+    def claim_key(self, connector: str, application_id: str, trigger: str) -> str:
+        return k("claim", "create", connector, application_id, trigger)
+
+    def take_claim(self, key: str, owner: str, ttl: int) -> tuple[bool, str | None]:
+        """``(True, None)`` when taken; else ``(False, current value)``."""
+        value = f"pending:{owner}:{time.time():.3f}"
+        if self.r.set(key, value, nx=True, ex=ttl):
+            return True, None
+        current = self.r.get(key)
+        return False, current.decode() if current else None
+
+    def complete_claim(self, key: str, request_id: str) -> None:
+        self.r.set(key, f"{DONE}:{request_id}")
+
+    def release_claim(self, key: str, owner: str) -> None:
+        script = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur and string.find(cur, ARGV[1], 1, true) == 1 then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """
+        self.r.eval(script, 1, key, f"pending:{owner}:")
+
+    def remember_fingerprint(self, fp: str, request_id: str) -> None:
+        self.r.set(k("fp", fp), request_id, ex=30 * 86400)
+
+    def request_by_fingerprint(self, fp: str) -> str | None:
+        value = self.r.get(k("fp", fp))
+        return value.decode() if value else None
+
+    def add_orphan(self, request_id: str, event_id: str) -> None:
+        self.r.sadd(k("orphans", request_id), event_id)
+        self.r.expire(k("orphans", request_id), self.inbox_ttl)
+
+    def pop_orphans(self, request_id: str) -> list[str]:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.smembers(k("orphans", request_id))
+        pipe.delete(k("orphans", request_id))
+        members, _ = pipe.execute()
+        return sorted(m.decode() for m in members)
+
+    # -- ledger ------------------------------------------------------------------------------
+    def ledger_begin(self, request_id: str, key: str, owner: str) -> bool:
+        """True when this owner should perform the write ``key`` now."""
+        script = """
+        local cur = redis.call('HGET', KEYS[1], ARGV[1])
+        if cur == 'done' then return 0 end
+        if cur and cur ~= ARGV[2] then
+          local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':at') or '0')
+          if tonumber(ARGV[3]) - started < tonumber(ARGV[4]) then return 0 end
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':at', ARGV[3])
+        return 1
+        """
+        return bool(
+            self.r.eval(script, 1, k("ledger", request_id), key, f"pending:{owner}", time.time(), 600)
+        )
+
+    def ledger_done(self, request_id: str, key: str) -> None:
+        self.r.hset(k("ledger", request_id), key, DONE)
+        self.r.hdel(k("ledger", request_id), key + ":at")
+
+    def ledger_abort(self, request_id: str, key: str, owner: str) -> None:
+        if self.r.hget(k("ledger", request_id), key) == f"pending:{owner}".encode():
+            self.r.hdel(k("ledger", request_id), key, key + ":at")
+
+    def ledger(self, request_id: str) -> dict[str, str]:
+        data = self.r.hgetall(k("ledger", request_id))
+        return {key.decode(): v.decode() for key, v in data.items() if not key.endswith(b":at")}
+
+    # -- operations --------------------------------------------------------------------------
+    def dead_letter(
+        self,
+        task: str,
+        args: Iterable[Any],
+        kwargs: Mapping[str, Any],
+        reason: str,
+        task_id: str | None = None,
+    ) -> None:
+        record = {
+            "id": task_id or uuid.uuid4().hex,
+            "task": task,
+            "args": list(args),
+            "kwargs": dict(kwargs),
+            "reason": reason[:500],
+            "at": time.time(),
+        }
+        self.r.zadd(k("dead"), {json.dumps(record, sort_keys=True): record["at"]})
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [json.loads(raw) for raw in self.r.zrevrange(k("dead"), 0, limit - 1)]
+
+    def remove_dead_letter(self, record: Mapping[str, Any]) -> None:
+        self.r.zrem(k("dead"), json.dumps(dict(record), sort_keys=True))
+
+    def timeline_add(self, connector: str, application_id: str, what: str, **fields: object) -> None:
+        entry = json.dumps({"at": time.time(), "what": what, **fields}, default=str)
+        key = k("timeline", connector, application_id)
+        pipe = self.r.pipeline()
+        pipe.rpush(key, entry)
+        pipe.ltrim(key, -500, -1)
+        pipe.expire(key, 180 * 86400)
+        pipe.execute()
+
+    def timeline(self, connector: str, application_id: str) -> list[dict[str, Any]]:
+        return [json.loads(e) for e in self.r.lrange(k("timeline", connector, application_id), 0, -1)]
+
+    def cached_jobroles(self) -> list[dict[str, Any]] | None:
+        raw = self.r.get(k("jobroles"))
+        return json.loads(raw) if raw else None
+
+    def cache_jobroles(self, roles: list[dict[str, Any]], ttl: int = 3600) -> None:
+        self.r.set(k("jobroles"), json.dumps(roles), ex=ttl)
+
+    def touch_canary(self) -> None:
+        self.r.set(k("canary"), time.time(), ex=86400)
+
+    def canary_age(self) -> float | None:
+        raw = self.r.get(k("canary"))
+        return time.time() - float(raw) if raw else None

@@ -1,0 +1,308 @@
+"""The webhook receiver (ASGI, served by uvicorn): ``worker.web:app``.
+
+Verify, store durably, enqueue by id, answer. Nothing slow happens in a request.
+
+========================================  ======================================================
+answer                                    when
+========================================  ======================================================
+202 ``{"event_id": ...}``                 stored (or already stored: a duplicate) and enqueued
+200 ``{"status": "ignored"}``             a ping or an event type the worker does not act on
+400 ``{"error": reason}``                 body not JSON, not an object, or missing its ids
+401                                       signature or shared secret missing or wrong
+404                                       unknown connector
+413                                       body over ``WORKER_WEBHOOK_MAX_BYTES``
+415                                       content type is not JSON
+503                                       Redis could not store the event: the sender retries
+========================================  ======================================================
+
+Nothing is stored for any 4xx. No input produces a 500: unexpected errors answer 503, because
+the sender's retry is the only way such an event is not lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from config.errors import ConfigError
+from config.logs import configure_logging, get_logger
+from config.settings import Settings, get_settings
+from connectors import registry
+from connectors.ats import AtsConnector
+from connectors.crosschq import lenient_json
+from connectors.errors import WebhookAuthError, WebhookPayloadError
+from worker.deps import redis_client
+from worker.store import Store, body_hash
+
+log = get_logger("worker.web")
+
+# Only these inbound headers are kept with an event (enough to verify it again on replay).
+KEPT_HEADERS = ("content-type", "signature", "greenhouse-event-id", "user-agent", "x-fake-signature")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Receiver:
+    settings: Settings
+    store: Store
+    connectors: dict[str, AtsConnector]
+    enqueue: Callable[[str, str], None]
+    last_canary_sent: float = 0.0
+
+    def check_crosschq_auth(self, headers: Mapping[str, str]) -> bool:
+        cq = self.settings.crosschq
+        if cq.webhook_auth == "none":
+            return True
+        secret = cq.webhook_secret.get_secret_value()
+        given = headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if cq.webhook_auth == "token":
+            return scheme.lower() in ("token", "bearer") and hmac.compare_digest(
+                value.strip().encode(), secret.encode()
+            )
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return False
+        expected = f"{cq.webhook_user}:{secret}".encode()
+        return hmac.compare_digest(decoded, expected)
+
+
+def _json_content_type(request: Request) -> bool:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return ctype == "application/json" or ctype.endswith("+json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def _kept_headers(request: Request) -> dict[str, str]:
+    return {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
+
+
+async def ats_webhook(request: Request) -> JSONResponse:
+    rx: Receiver = request.app.state.receiver
+    name = request.path_params["connector"]
+    connector = rx.connectors.get(name)
+    if connector is None:
+        return _error(404, f"unknown connector {name!r}")
+    try:
+        body = await _read_body(request, rx.settings.worker.webhook_max_bytes)
+    except BodyTooLarge:
+        return _error(413, "body too large")
+    if not _json_content_type(request):
+        return _error(415, "content type must be application/json")
+    try:
+        event = connector.verify_and_parse({k.lower(): v for k, v in request.headers.items()}, body)
+    except WebhookAuthError as exc:
+        log.warning("webhook.rejected", source=name, status=401, reason=exc.message)
+        return _error(401, "signature missing or invalid")
+    except WebhookPayloadError as exc:
+        log.warning("webhook.rejected", source=name, status=400, reason=exc.message)
+        return _error(400, exc.message)
+    if not event.acted_on:
+        return JSONResponse({"status": "ignored", "action": event.action[:64]}, status_code=200)
+    dedup = f"id:{event.event_id}" if event.event_id else f"sha256:{body_hash(body)}"
+    return await _store_and_enqueue(
+        rx,
+        source="ats",
+        connector=name,
+        dedup=dedup,
+        body=body,
+        headers=_kept_headers(request),
+        event=event.model_dump(mode="json"),
+        candidate_id=event.candidate_id,
+        task="ats.process_event",
+    )
+
+
+async def crosschq_webhook(request: Request) -> JSONResponse:
+    rx: Receiver = request.app.state.receiver
+    if not rx.check_crosschq_auth(request.headers):
+        log.warning("webhook.rejected", source="crosschq", status=401)
+        return _error(401, "authorization missing or invalid")
+    try:
+        body = await _read_body(request, rx.settings.worker.webhook_max_bytes)
+    except BodyTooLarge:
+        return _error(413, "body too large")
+    if not _json_content_type(request):
+        return _error(415, "content type must be application/json")
+    try:
+        data = lenient_json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body is not JSON")
+    if not isinstance(data, dict):
+        return _error(400, "body is not a JSON object")
+    request_id = data.get("id")
+    if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > 128:
+        return _error(400, 'missing request id ("id")')
+    if not any(isinstance(data.get(key), str) for key in ("status", "status_message", "event_name")):
+        return _error(400, "missing status, status_message or event_name")
+    return await _store_and_enqueue(
+        rx,
+        source="crosschq",
+        connector=None,
+        dedup=f"sha256:{body_hash(body)}",
+        body=body,
+        headers={"content-type": request.headers.get("content-type", "")},
+        event={"request_id": request_id},
+        candidate_id=None,
+        task="crosschq.process_webhook",
+    )
+
+
+async def _store_and_enqueue(
+    rx: Receiver,
+    *,
+    source: str,
+    connector: str | None,
+    dedup: str,
+    body: bytes,
+    headers: dict[str, str],
+    event: dict[str, Any],
+    candidate_id: str | None,
+    task: str,
+) -> JSONResponse:
+    try:
+        event_id, is_new = await run_in_threadpool(
+            rx.store.store_event,
+            source=source,
+            connector=connector,
+            dedup_key=dedup,
+            body=body,
+            headers=headers,
+            event=event,
+            candidate_id=candidate_id,
+        )
+    except (redis.RedisError, OSError) as exc:
+        log.error("webhook.not_stored", source=source, error=type(exc).__name__)
+        return _error(503, "could not store the event; retry later")
+    if not is_new:
+        log.info("webhook.duplicate", source=source, event_id=event_id)
+        return JSONResponse({"event_id": event_id, "duplicate": True}, status_code=202)
+    try:
+        await run_in_threadpool(rx.enqueue, task, event_id)
+    except Exception as exc:  # noqa: BLE001 - stored already; beat re-dispatches pending events
+        log.error("webhook.not_enqueued", source=source, event_id=event_id, error=type(exc).__name__)
+    else:
+        await run_in_threadpool(rx.store.mark_event, event_id, "enqueued")
+    log.info("webhook.stored", source=source, connector=connector, event_id=event_id)
+    return JSONResponse({"event_id": event_id}, status_code=202)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    rx: Receiver = request.app.state.receiver
+    try:
+        await run_in_threadpool(rx.store.r.ping)
+    except (redis.RedisError, OSError):
+        return JSONResponse({"redis": "down", "worker": "unknown"}, status_code=503)
+    now = time.time()
+    if now - rx.last_canary_sent > 10:
+        rx.last_canary_sent = now
+        try:
+            await run_in_threadpool(rx.enqueue, "health.canary", "")
+        except Exception:  # noqa: BLE001 - health reporting must not fail on the canary
+            log.warning("health.canary_not_sent")
+    age = await run_in_threadpool(rx.store.canary_age)
+    worker_ok = age is not None and age < 120
+    body = {
+        "redis": "ok",
+        "worker": "ok" if worker_ok else "stale",
+        "canary_age_s": None if age is None else round(age, 1),
+    }
+    return JSONResponse(body, status_code=200 if worker_ok else 503)
+
+
+def celery_enqueue(task: str, event_id: str) -> None:
+    from worker.app import app as celery_app  # the receiver needs Celery only to publish
+
+    kwargs = {"event_id": event_id} if event_id else {}
+    celery_app.send_task(
+        task,
+        kwargs=kwargs,
+        retry=True,
+        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+    )
+
+
+def build_receiver(settings: Settings, enqueue: Callable[[str, str], None] = celery_enqueue) -> Receiver:
+    cq = settings.crosschq
+    if cq.webhook_auth != "none" and not cq.webhook_secret.get_secret_value():
+        raise ConfigError(
+            "CROSSCHQ_WEBHOOK_SECRET is empty: set it, or set CROSSCHQ_WEBHOOK_AUTH=none explicitly"
+        )
+    if cq.webhook_auth == "none":
+        log.warning(
+            "receiver.crosschq_unauthenticated",
+            reason="CROSSCHQ_WEBHOOK_AUTH=none: anyone who can reach this port can post events",
+        )
+    names = [n.strip() for n in settings.worker.connectors.split(",") if n.strip()]
+    connectors = {name: registry.load(name, settings) for name in names}
+    store = Store(redis_client(settings.redis.url), inbox_ttl=settings.worker.inbox_ttl)
+    return Receiver(settings=settings, store=store, connectors=connectors, enqueue=enqueue)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    if getattr(app.state, "receiver", None) is None:
+        settings = get_settings()
+        configure_logging(settings.log.format, settings.log.level)
+        app.state.receiver = build_receiver(settings)
+    log.info("receiver.started", connectors=sorted(app.state.receiver.connectors))
+    yield
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("receiver.unexpected_error", error=type(exc).__name__, path=request.url.path)
+    return _error(503, "temporarily unable to accept the event; retry later")
+
+
+def create_app(receiver: Receiver | None = None) -> Starlette:
+    application = Starlette(
+        exception_handlers={Exception: _unexpected},
+        routes=[
+            Route("/webhooks/ats/{connector}", ats_webhook, methods=["POST"]),
+            Route("/webhooks/crosschq", crosschq_webhook, methods=["POST", "PUT"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    application.state.receiver = receiver
+    return application
+
+
+app = create_app()
+
+__all__ = ["app", "create_app", "json"]
