@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from config import redaction
 from config.logs import configure_logging
@@ -68,7 +68,9 @@ def _configure(sender: Celery, **_: Any) -> None:
         worker_send_task_events=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue its own direct exchange and key: a Queue without them is bound to the
+        # default exchange and key, and every message would reach every queue.
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="ingest",
         task_routes=TASK_ROUTES,
         timezone="UTC",

@@ -36,6 +36,8 @@ class E2E:
     web_url: str
     redis: redis.Redis
     log_dir: Path
+    canary_email: str = CANARY_EMAIL
+    canary_phone: str = CANARY_PHONE
 
     # -- Greenhouse side ---------------------------------------------------------------------
     def gh(self, method: str, path: str, **kw: Any) -> Any:
