@@ -28,13 +28,13 @@ local tokens = tonumber(redis.call('HGET', key, 'tokens') or tostring(limit))
 local stamp = tonumber(redis.call('HGET', key, 'stamp') or tostring(now))
 local rate = limit / window
 tokens = math.min(limit, tokens + (now - stamp) * rate)
-if tokens >= 1 then
-  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'stamp', tostring(now))
+if tokens >= 0.999999 then
+  redis.call('HSET', key, 'tokens', string.format('%.17g', math.max(0, tokens - 1)), 'stamp', string.format('%.17g', now))
   redis.call('EXPIRE', key, math.ceil(window * 4) + 60)
   return '0'
 end
-redis.call('HSET', key, 'tokens', tostring(tokens), 'stamp', tostring(now))
-return tostring((1 - tokens) / rate)
+redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'stamp', string.format('%.17g', now))
+return string.format('%.17g', (1 - tokens) / rate)
 """
 
 
@@ -69,6 +69,7 @@ class RedisRateLimiter:
                 return
             if waited + wait > self.max_wait:
                 raise RateLimited("local rate limit: no token", retry_after=round(wait, 3), service=service)
+            wait = max(wait, 0.001)
             self.sleep(wait)
             waited += wait
 
