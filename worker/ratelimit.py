@@ -29,7 +29,8 @@ local stamp = tonumber(redis.call('HGET', key, 'stamp') or tostring(now))
 local rate = limit / window
 tokens = math.min(limit, tokens + (now - stamp) * rate)
 if tokens >= 0.999999 then
-  redis.call('HSET', key, 'tokens', string.format('%.17g', math.max(0, tokens - 1)), 'stamp', string.format('%.17g', now))
+  local left = string.format('%.17g', math.max(0, tokens - 1))
+  redis.call('HSET', key, 'tokens', left, 'stamp', string.format('%.17g', now))
   redis.call('EXPIRE', key, math.ceil(window * 4) + 60)
   return '0'
 end
