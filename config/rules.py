@@ -12,6 +12,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,8 +34,25 @@ class ReminderPolicy(_Strict):
     first_after_hours: float = Field(48, gt=0)
     every_hours: float = Field(48, gt=0)
     max_count: int = Field(3, ge=0)
+    # (start hour, end hour) in ``timezone``, e.g. (21, 8): a reminder due then waits until 08:00.
     quiet_hours: tuple[int, int] | None = None
     timezone: str = "UTC"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours_of_day(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not all(0 <= hour <= 23 for hour in value):
+            raise ValueError("quiet_hours are hours of the day, 0 to 23")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
 
 class ConcludePolicy(_Strict):

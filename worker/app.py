@@ -80,9 +80,21 @@ def _configure(sender: Celery, **_: Any) -> None:
 
 
 def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
-    return {
-        "health-canary": {"task": "health.canary", "schedule": 30.0},
+    """The periodic tasks. A scan message older than its interval expires unrun: the next one
+    covers the same ground, so a backlog (workers down) does not replay every missed tick."""
+    s = settings.schedule
+    scans = {
+        "due-reminders": ("schedule.send_due_reminders", s.reminders_seconds),
+        "conclude-due": ("schedule.conclude_due", s.conclude_seconds),
+        "reconcile-stale": ("schedule.reconcile_stale", s.reconcile_seconds),
+        "refresh-jobroles": ("schedule.refresh_jobroles", s.jobroles_seconds),
+        "redispatch-inbox": ("schedule.redispatch_inbox", s.inbox_seconds),
     }
+    entries = {
+        name: {"task": task, "schedule": float(every), "options": {"expires": float(every)}}
+        for name, (task, every) in scans.items()
+    }
+    return {"health-canary": {"task": "health.canary", "schedule": 30.0}, **entries}
 
 
 @signals.setup_logging.connect

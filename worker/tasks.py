@@ -21,6 +21,7 @@ from config.logs import get_logger
 from connectors.errors import IntegrationError, PermanentError, RetryableError
 from worker.app import app
 from worker.deps import Deps, get_deps
+from worker.flows import actions, scans
 from worker.flows import requests as request_flows
 from worker.flows import results as result_flows
 from worker.retry import countdown
@@ -67,6 +68,10 @@ class FlowTask(Task):  # celery ships no type information, so Task is Any
 
     def _dead_letter(self, deps: Deps, exc: IntegrationError, note: str = "") -> None:
         reason = f"{note}: {exc}" if note else str(exc)
+        event_id = (self.request.kwargs or {}).get("event_id")
+        if event_id:
+            # Off the pending list: the inbox re-dispatch must not run a dead letter again.
+            deps.store.mark_event(str(event_id), "failed")
         deps.store.dead_letter(
             self.name,
             self.request.args or [],
@@ -101,34 +106,49 @@ def request_reference(self: FlowTask, connector: str, application_id: str, jobro
 
 
 @flow_task("references.sync")
-def sync_reference(self: FlowTask, request_id: str) -> str:
-    return self.run_flow(result_flows.sync_request, request_id)
+def sync_reference(self: FlowTask, request_id: str, due: float | None = None) -> str:
+    return self.run_flow(actions.sync, request_id, due=due)
 
 
 @flow_task("references.cancel")
-def cancel_reference(self: FlowTask, request_id: str) -> str:
-    def flow(deps: Deps, *, owner: str) -> str:
-        return "canceled" if request_flows.cancel_request(deps, request_id) else "already-finished"
-
-    return self.run_flow(flow)
+def cancel_reference(self: FlowTask, request_id: str, due: float | None = None) -> str:
+    return self.run_flow(actions.cancel, request_id, due=due)
 
 
 @flow_task("references.conclude")
-def conclude_reference(self: FlowTask, request_id: str) -> str:
-    def flow(deps: Deps, *, owner: str) -> str:
-        deps.crosschq.conclude_request(request_id)
-        return "concluded"
-
-    return self.run_flow(flow)
+def conclude_reference(self: FlowTask, request_id: str, due: float | None = None) -> str:
+    return self.run_flow(actions.conclude, request_id, due=due)
 
 
 @flow_task("references.remind")
-def remind_reference(self: FlowTask, request_id: str) -> str:
-    def flow(deps: Deps, *, owner: str) -> str:
-        deps.crosschq.send_reminder(request_id)
-        return "reminded"
+def remind_reference(self: FlowTask, request_id: str, due: float | None = None) -> str:
+    return self.run_flow(actions.remind, request_id, due=due)
 
-    return self.run_flow(flow)
+
+# -- beat (flow C): each scan enqueues the per-request tasks above for what is due ------------------
+@flow_task("schedule.send_due_reminders")
+def send_due_reminders(self: FlowTask) -> str:
+    return self.run_flow(scans.send_due_reminders)
+
+
+@flow_task("schedule.conclude_due")
+def conclude_due(self: FlowTask) -> str:
+    return self.run_flow(scans.conclude_due)
+
+
+@flow_task("schedule.reconcile_stale")
+def reconcile_stale(self: FlowTask) -> str:
+    return self.run_flow(scans.reconcile_stale)
+
+
+@flow_task("schedule.refresh_jobroles")
+def refresh_jobroles(self: FlowTask) -> str:
+    return self.run_flow(scans.refresh_jobroles)
+
+
+@flow_task("schedule.redispatch_inbox")
+def redispatch_inbox(self: FlowTask) -> str:
+    return self.run_flow(scans.redispatch_inbox)
 
 
 @app.task(name="health.canary")

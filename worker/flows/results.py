@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import partial
 
+from structlog.contextvars import bind_contextvars
+
 from config.logs import get_logger
 from connectors.ats import ApplicationRef, AtsConnector, ReferenceFields
 from connectors.crosschq import lenient_json
@@ -30,6 +32,7 @@ from connectors.crosschq.status import (
 )
 from connectors.errors import BadRequest, RetryableError, WebhookPayloadError
 from worker.deps import Deps
+from worker.flows import due
 from worker.flows.ledger import note_once, once
 from worker.store import fingerprint
 
@@ -113,6 +116,7 @@ def _apply_locked(
     deps: Deps, state: dict[str, str], event: WebhookEvent, *, owner: str, from_reconcile: bool
 ) -> str:
     store, rid = deps.store, event.id
+    bind_contextvars(request_id=rid, connector=state["connector"], application_id=state["application_id"])
     connector = deps.connector(state["connector"])
     ref = ApplicationRef(
         application_id=state["application_id"], candidate_id=state.get("candidate_id") or None
@@ -129,6 +133,7 @@ def _apply_locked(
                 confirmed.status,
                 confirmed.status in (Status.CONCLUDED, Status.AUTO_CONCLUDED),
             )
+    due.count_references(deps, rid, event.completed_references, len(event.references))  # flow C
     key = status_key(event.status_updated_on or event.updated_on, status, event.progress)
     outcome = "stale"
     if store.request_state(rid) and _is_newer(store.request_state(rid) or {}, key):
@@ -143,6 +148,7 @@ def _apply_locked(
         )
         store.apply_status_if_newer(rid, str(status), key)
         store.update_request(rid, progress=event.progress or 0, updated_at=deps.clock())
+        due.reschedule(deps, rid, status=str(status), now=deps.clock())  # flow C: what falls due next
         store.timeline_add(
             state["connector"],
             ref.application_id,
