@@ -131,6 +131,40 @@ class WorkerSettings(BaseSettings):
         return self
 
 
+class ScheduleSettings(BaseSettings):
+    """Beat: how often each periodic scan runs, and how much one scan may take on."""
+
+    model_config = _section("SCHEDULE_")
+
+    reminders_seconds: float = Field(300, gt=0, description="Interval of schedule.send_due_reminders.")
+    conclude_seconds: float = Field(
+        600, gt=0, description="Interval of schedule.conclude_due (auto-conclude and auto-cancel)."
+    )
+    reconcile_seconds: float = Field(600, gt=0, description="Interval of schedule.reconcile_stale.")
+    jobroles_seconds: float = Field(3600, gt=0, description="Interval of schedule.refresh_jobroles.")
+    inbox_seconds: float = Field(60, gt=0, description="Interval of schedule.redispatch_inbox.")
+    batch_size: int = Field(100, gt=0, description="Due items claimed per Redis call.")
+    max_per_scan: int = Field(1000, gt=0, description="Most items one scan enqueues; the rest wait.")
+    lease_seconds: int = Field(
+        3600, gt=0, description="A claimed item is due again after this long if its task never ran."
+    )
+    defer_seconds: int = Field(
+        3600, gt=0, description="Wait after Crosschq answers 'not yet' (reminder, conclude)."
+    )
+    jobroles_ttl: int = Field(7200, gt=0, description="Seconds the cached job-role catalogue is kept.")
+    inbox_after_seconds: int = Field(
+        900, gt=0, description="An inbox event not processed this long after it was stored is re-sent."
+    )
+    inbox_max_redispatch: int = Field(3, ge=0, description="Re-dispatches before a dead letter.")
+
+    @model_validator(mode="after")
+    def _cache_outlives_refresh(self) -> ScheduleSettings:
+        # A catalogue that expires before the next refresh sends every create to Crosschq for it.
+        if self.jobroles_ttl <= self.jobroles_seconds:
+            raise ValueError("jobroles_ttl must be longer than jobroles_seconds")
+        return self
+
+
 class FlowerSettings(BaseSettings):
     model_config = _section("FLOWER_")
 
@@ -154,6 +188,7 @@ class Settings(BaseModel):
     crosschq: CrosschqSettings
     greenhouse: GreenhouseSettings
     worker: WorkerSettings
+    schedule: ScheduleSettings
     flower: FlowerSettings
     rules: RulesSettings
 

@@ -140,6 +140,10 @@ class AtsConnector(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: The status the receiver answers once an event is stored. 202 says "accepted for
+    #: processing"; an ATS that counts only 200 as delivered (Greenhouse retries anything else
+    #: for hours) declares 200.
+    accepted_status: ClassVar[int] = 202
 
     @classmethod
     @abc.abstractmethod

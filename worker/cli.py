@@ -8,16 +8,21 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from config.errors import ConfigError
 
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from worker.deps import Deps
 
-def _settings():  # type: ignore[no-untyped-def]
+
+def _settings(level: str | None = None) -> Settings:
     from config.logs import configure_logging
     from config.settings import get_settings
 
     settings = get_settings()
-    configure_logging(settings.log.format, settings.log.level)
+    configure_logging(settings.log.format, level or settings.log.level)
     return settings
 
 
@@ -63,7 +68,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return gh_sandbox.main(args.rest)
 
 
-def _deps():  # type: ignore[no-untyped-def]
+def _deps() -> Deps:
     _settings()
     from worker.deps import get_deps
 
@@ -124,6 +129,64 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from worker.demo import run_demo
+
+    return run_demo(redis_db=args.redis_db)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from worker.run import run_stack
+
+    settings = _settings()
+    sandbox = args.sandbox or os.environ.get("SANDBOX", "").strip().lower() in ("1", "true", "yes")
+    return run_stack(settings.redis.url, settings.redis.embedded, sandbox=sandbox)
+
+
+def cmd_flower(args: argparse.Namespace) -> int:
+    settings = _settings()
+    user, password = settings.flower.user, settings.flower.password.get_secret_value()
+    if not user or not password:
+        print(
+            "flower: refusing to start without FLOWER_USER and FLOWER_PASSWORD "
+            "(an open Flower lets anyone who reaches its port run tasks)",
+            file=sys.stderr,
+        )
+        return 2
+    if ":" in user or "," in user + password:
+        print("flower: FLOWER_USER must not contain ':', nor either setting ','", file=sys.stderr)
+        return 2
+    # Given to Flower through its environment, not the command line, so `ps` never shows it.
+    os.environ["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    port = args.port or settings.flower.port
+    return _celery(["flower", f"--address={args.address}", f"--port={port}"])
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from config.logs import configure_logging
+    from worker.checks import run_checks
+
+    configure_logging("auto", "ERROR")
+    results = run_checks()
+    for result in results:
+        print(result.line())
+    return 1 if any(result.failed for result in results) else 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from connectors.errors import IntegrationError
+    from worker.rules_preview import preview
+
+    settings = _settings("ERROR")
+    try:
+        report, would_send = preview(settings, args.connector, args.application_id, stage=args.stage)
+    except IntegrationError as exc:
+        print(f"cannot read application {args.application_id}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0 if would_send else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crosschq-worker", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,7 +225,34 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("application_id")
     timeline.add_argument("--connector", default="greenhouse")
     timeline.set_defaults(func=cmd_timeline)
+    _operator_parsers(sub)
     return parser
+
+
+def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="play the whole pipeline on local sandboxes and check the result")
+    demo.add_argument("--redis-db", type=int, default=14, help="database used on a reachable Redis")
+    demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run", help="run the Procfile's processes under honcho (SANDBOX=1 adds sandboxes)")
+    run.add_argument("--sandbox", action="store_true", help="also run both sandboxes (as SANDBOX=1)")
+    run.set_defaults(func=cmd_run)
+
+    flower = sub.add_parser("flower", help="run Flower with basic auth (FLOWER_USER, FLOWER_PASSWORD)")
+    flower.add_argument("--address", default="127.0.0.1")
+    flower.add_argument("--port", type=int, help="default: FLOWER_PORT")
+    flower.set_defaults(func=cmd_flower)
+
+    check = sub.add_parser("check", help="check settings, Redis, credentials and rules")
+    check.set_defaults(func=cmd_check)
+
+    rules = sub.add_parser("rules", help="work with the trigger rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    test = rules_sub.add_parser("test", help="what a trigger would send for an application (sends nothing)")
+    test.add_argument("--connector", default="greenhouse")
+    test.add_argument("--application-id", required=True)
+    test.add_argument("--stage", help="evaluate as if the application were in this stage")
+    test.set_defaults(func=cmd_rules_test)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

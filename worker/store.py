@@ -6,14 +6,18 @@ Inbox (raw webhooks; flows A and B read them by id)
     inbox:{event_id}                 hash  source, connector, body, headers, event (normalized ids
                                            as JSON), received_at, state, dedup; TTL WORKER_INBOX_TTL
     inbox:dedup:{source}:{key}       str   event id for the sender's event id or body hash; TTL same
-    inbox:pending                    zset  event ids stored but not processed (score = stored at)
+    inbox:pending                    zset  event ids stored but not processed (score = stored at,
+                                           then last re-dispatch; the hash counts ``redispatched``)
     cand:{connector}:{candidate_id}  set   inbox event ids that carry this candidate's data
 Requests
     app:{connector}:{application_id} hash  trigger -> request id
     candreq:{connector}:{cand_id}    set   request ids created for this candidate
     lock:req:{request_id}            str   owner while one task applies a webhook to a request
     req:{request_id}                 hash  connector, application_id, candidate_id, trigger,
-                                           status, status_key, progress, score, hm, created_at
+                                           status, status_key, progress, score, hm, created_at;
+                                           for flow C (worker.flows.cadence): completed, references,
+                                           opened_at, progress_mark, progress_at, reminders,
+                                           reminded_at, conclude_requested_at, {kind}_after
     claim:create:{conn}:{app}:{trig} str   "pending:<task id>:<started>" while a create is in
                                            flight (expires), then "done:<request id>" (kept)
     fp:{fingerprint}                 str   request id seen in a Crosschq webhook, by a hash of
@@ -28,7 +32,11 @@ Operations
     timeline:{connector}:{app_id}    list  what happened to one application (no personal data)
     jobroles                         str   cached Crosschq job-role catalogue (JSON); TTL
     canary                           str   last time a worker consumed the health canary
-    due:{kind}                       zset  request ids by due time (beat scans; issue of flow C)
+    due:{kind}                       zset  request ids by due time, kind in remind, conclude,
+                                           reconcile, cancel (worker.flows.due; beat scans)
+    duelock:{kind}:{req_id}:{due}    str   task id acting on this due item (once per due time);
+                                           TTL SCHEDULE_LEASE_SECONDS
+    reminder:{request_id}:{n}        str   task id sending reminder number n; TTL same
     ratelimit:{service}              hash  token bucket (worker.ratelimit)
 """
 
@@ -38,7 +46,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +54,61 @@ import redis
 
 PREFIX = "cqw:"
 DONE = "done"
+
+# KEYS: dedup, inbox hash, pending zset, candidate set (or ""), queue list (or ""). ARGV: event id,
+# ttl, received at, queued message (or ""), then the hash's field/value pairs. Returns
+# {1, event id} when stored, {0, existing event id} for a duplicate.
+STORE_EVENT = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return {0, redis.call('GET', KEYS[1])}
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if KEYS[4] ~= '' then
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('EXPIRE', KEYS[4], ARGV[2])
+end
+if KEYS[5] ~= '' then redis.call('LPUSH', KEYS[5], ARGV[4]) end
+return {1, ARGV[1]}
+"""
+_MARK_ENQUEUED = """
+if redis.call('HGET', KEYS[1], 'state') == 'stored' then redis.call('HSET', KEYS[1], 'state', 'enqueued') end
+return 0
+"""
+
+
+def event_script_args(
+    inbox_ttl: int,
+    *,
+    source: str,
+    connector: str | None,
+    dedup_key: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    event: Mapping[str, Any],
+    candidate_id: str | None,
+    enqueue: Callable[[str], tuple[str, bytes] | None] | None,
+) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of :data:`STORE_EVENT` that store this event under a new id."""
+    dedup = k("inbox", "dedup", source if connector is None else f"{source}:{connector}", dedup_key)
+    event_id = uuid.uuid4().hex
+    queued = enqueue(event_id) if enqueue else None
+    cand = k("cand", connector, candidate_id) if candidate_id and connector else ""
+    keys = [dedup, k("inbox", event_id), k("inbox", "pending"), cand, queued[0] if queued else ""]
+    fields = {
+        "source": source,
+        "connector": connector or "",
+        "body": body,
+        "headers": json.dumps(dict(headers)),
+        "event": json.dumps(dict(event), default=str),
+        "received_at": repr(time.time()),
+        "state": "enqueued" if queued else "stored",
+        "dedup": dedup,
+    }
+    args: list[Any] = [event_id, inbox_ttl, fields["received_at"], queued[1] if queued else b""]
+    args += [item for pair in fields.items() for item in pair]
+    return keys, args
 
 
 def k(*parts: object) -> str:
@@ -82,6 +145,8 @@ class Store:
         # returns bytes (decode_responses off), which the methods below rely on.
         self.r: Any = client
         self.inbox_ttl = inbox_ttl
+        self._store_event = client.register_script(STORE_EVENT)
+        self._mark_enqueued = client.register_script(_MARK_ENQUEUED)
 
     # -- inbox -------------------------------------------------------------------------------
     def store_event(
@@ -94,36 +159,25 @@ class Store:
         headers: Mapping[str, str],
         event: Mapping[str, Any],
         candidate_id: str | None = None,
+        enqueue: Callable[[str], tuple[str, bytes] | None] | None = None,
     ) -> tuple[str, bool]:
-        """Store a raw event durably; returns ``(event_id, is_new)``. Raises on Redis errors."""
-        dedup = k("inbox", "dedup", source if connector is None else f"{source}:{connector}", dedup_key)
-        event_id = uuid.uuid4().hex
-        if not self.r.set(dedup, event_id, nx=True, ex=self.inbox_ttl):
-            existing = self.r.get(dedup)
-            if existing is not None:
-                return existing.decode(), False
-        now = time.time()
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(
-            k("inbox", event_id),
-            mapping={
-                "source": source,
-                "connector": connector or "",
-                "body": body,
-                "headers": json.dumps(dict(headers)),
-                "event": json.dumps(dict(event), default=str),
-                "received_at": now,
-                "state": "stored",
-                "dedup": dedup,
-            },
-        )
-        pipe.expire(k("inbox", event_id), self.inbox_ttl)
-        pipe.zadd(k("inbox", "pending"), {event_id: now})
-        if candidate_id and connector:
-            pipe.sadd(k("cand", connector, candidate_id), event_id)
-            pipe.expire(k("cand", connector, candidate_id), self.inbox_ttl)
-        pipe.execute()
-        return event_id, True
+        """Store a raw event durably; returns ``(event_id, is_new)``. Raises on Redis errors.
+
+        One script, so one round trip and all or nothing: the deduplication key never exists
+        without its event (a crash between the two would make the sender's retry a "duplicate"
+        of an event that was never stored). ``enqueue(event_id)`` may give a Redis list and a
+        message to push in the same step (worker.publish); the event is then ``enqueued``.
+        """
+        keys, args = event_script_args(
+            self.inbox_ttl, source=source, connector=connector, dedup_key=dedup_key, body=body,
+            headers=headers, event=event, candidate_id=candidate_id, enqueue=enqueue,
+        )  # fmt: skip
+        is_new, stored_id = self._store_event(keys=keys, args=args)
+        return stored_id.decode(), bool(is_new)
+
+    def mark_enqueued(self, event_id: str) -> None:
+        """``stored`` -> ``enqueued``; a worker that already processed the event keeps its state."""
+        self._mark_enqueued(keys=[k("inbox", event_id)])
 
     def load_event(self, event_id: str) -> InboxEvent | None:
         data = self.r.hgetall(k("inbox", event_id))

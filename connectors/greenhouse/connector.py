@@ -45,6 +45,9 @@ class GreenhouseConnector(AtsConnector):
     """
 
     name: ClassVar[str] = "greenhouse"
+    # Greenhouse treats any answer but 200 as a failed delivery and retries it for ~15 hours
+    # (developers.greenhouse.io, "Web Hooks: Retry policy").
+    accepted_status: ClassVar[int] = 200
 
     def __init__(
         self,

@@ -47,6 +47,9 @@ def test_happy_path(e2e: Any) -> None:
     print(state)
     assert statuses(e2e, 6001) == ["Sent", "Accepted", "Assigning", "Collecting", "Completed"]
     assert len(state["attachments"]) == 1
+    # Greenhouse counts only a 200 as delivered: every webhook must land on its first attempt.
+    deliveries = e2e.gh("GET", "_sandbox/webhooks")
+    assert deliveries and all(d["http_status"] == 200 and d["attempt"] == 1 for d in deliveries)
 
 
 def notes(e2e: Any, app_id: int) -> list[str]:

@@ -255,3 +255,47 @@ def test_rejection_cancels_the_open_request(
     assert detail["status"] == "canceled"
     feed_webhooks(deps, crosschq, webhook_sink)
     assert ats.state("6001")["fields"]["status"] == "Canceled"
+
+
+def test_a_new_hiring_manager_is_sent_with_edit(deps: Deps, ats: InMemoryConnector,
+                                                crosschq: CrosschqSandbox) -> None:
+    request_id = flow_a.process_ats_event(deps, stage_event(deps, ats), owner="t").split(":")[1]
+    ats.seed_application(
+        application_id="6001", candidate_id="5001", first_name="Casey", last_name="Candidate",
+        emails=[("casey@example.com", "personal")], stage_name="Reference Check",
+        recruiter={"email": "riley@example.com"},
+        hiring_managers=[{"first_name": "Jamie", "last_name": "Newlead", "email": "jamie@example.com"}],
+    )
+    headers, body = ats.make_webhook("update_candidate", "6001")
+    event = ats.verify_and_parse(headers, body)
+    event_id, _ = deps.store.store_event(source="ats", connector="memory", dedup_key="upd", body=body,
+                                         headers=headers, event=event.model_dump(mode="json"))
+    flow_a.process_ats_event(deps, event_id, owner="t")
+    detail = requests.get(f"{crosschq.url}api/v2/reference-request/{request_id}/",
+                          headers={"Authorization": f"Token {TOKEN}"}, timeout=5).json()
+    assert detail["hiring_manager"]["email"] == "jamie@example.com"
+    edits = [c for c in requests.get(f"{crosschq.url}_sandbox/calls", timeout=5).json()
+             if c["method"] == "PATCH"]
+    assert len(edits) == 1
+    # The same state again: no second edit.
+    flow_a.consider_application(deps, ats, "6001", owner="t")
+    edits = [c for c in requests.get(f"{crosschq.url}_sandbox/calls", timeout=5).json()
+             if c["method"] == "PATCH"]
+    assert len(edits) == 1
+
+
+def test_anonymized_candidate_is_erased_from_the_inbox(deps: Deps, ats: InMemoryConnector) -> None:
+    headers, body = ats.make_webhook("candidate_stage_change", "6001", "Reference Check")
+    event = ats.verify_and_parse(headers, body)
+    kept, _ = deps.store.store_event(source="ats", connector="memory", dedup_key="a", body=body,
+                                     headers=headers, event=event.model_dump(mode="json"),
+                                     candidate_id="5001")
+    headers, body = ats.make_webhook("anonymize_candidate", "6001")
+    event = ats.verify_and_parse(headers, body)
+    assert event.kind is EventKind.CANDIDATE_ANONYMIZED
+    anon, _ = deps.store.store_event(source="ats", connector="memory", dedup_key="b", body=body,
+                                     headers=headers, event=event.model_dump(mode="json"),
+                                     candidate_id="5001")
+    assert flow_a.process_ats_event(deps, anon, owner="t").startswith("erased:")
+    stored = deps.store.load_event(kept)
+    assert stored is not None and stored.body == b"" and stored.state == "erased"

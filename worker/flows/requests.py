@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import time
 
+from structlog.contextvars import bind_contextvars
+
 from config.logs import get_logger
 from config.redaction import remember
 from config.rules import Trigger
@@ -36,6 +38,7 @@ from connectors.errors import (
     ServerError,
 )
 from worker.deps import Deps
+from worker.flows import due
 from worker.flows.ledger import note_once
 from worker.store import fingerprint
 from worker.triggers import build_request, hiring_manager, hiring_manager_hash, matching_trigger
@@ -62,6 +65,7 @@ def process_ats_event(deps: Deps, event_id: str, *, owner: str) -> str:
     if stored is None:
         return "missing"
     event = AtsEvent.model_validate(stored.event)
+    bind_contextvars(connector=event.connector, application_id=event.application_id)
     connector = deps.connector(event.connector)
     outcome = dispatch(deps, connector, event, owner=owner)
     deps.store.mark_event(event_id, "processed")
@@ -92,7 +96,21 @@ def dispatch(deps: Deps, connector: AtsConnector, event: AtsEvent, *, owner: str
         return cancel_open_requests(deps, connector, event, cancel_reason, owner=owner)
     if event.kind in REACTIVATING and event.application_id:
         return consider_application(deps, connector, event.application_id, owner=owner)
+    if event.kind is EventKind.CANDIDATE_UPDATED:
+        return reconsider_candidate(deps, connector, event, owner=owner)
     return "ignored"
+
+
+def reconsider_candidate(deps: Deps, connector: AtsConnector, event: AtsEvent, *, owner: str) -> str:
+    """A candidate changed: their applications may have a new hiring manager or reached the stage."""
+    app_ids: set[str] = {event.application_id} if event.application_id else set()
+    if event.candidate_id:
+        for request_id in deps.store.requests_for_candidate(connector.name, event.candidate_id):
+            app_id = (deps.store.request_state(request_id) or {}).get("application_id")
+            if app_id:
+                app_ids.add(app_id)
+    outcomes = [consider_application(deps, connector, a, owner=owner) for a in sorted(app_ids)]
+    return ";".join(outcomes) or "ignored"
 
 
 def consider_application(
@@ -254,6 +272,7 @@ def finish_create(
         f"Crosschq request id: {request_id}.",
     )
     store.timeline_add(name, application.id, "ats.status_written", request_id=request_id, status="Sent")
+    due.reschedule(deps, request_id, policy=deps.rules.policy_for(trigger.name))  # flow C: first due times
     for orphan in store.pop_orphans(request_id):
         deps.enqueue("crosschq.process_webhook", event_id=orphan)
     return request_id
