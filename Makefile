@@ -7,10 +7,13 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck unit run bench faults clean
 
 $(STAMP): pyproject.toml tests/example_connector/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet -e tests/example_connector
+	@echo "installing into $(VENV) (a minute the first time)"
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -e '.[dev]'
+	$(PY) -m pip install -qq -e tests/example_connector
 	touch $(STAMP)
 
 install: $(STAMP)
