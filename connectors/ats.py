@@ -192,6 +192,17 @@ class AtsConnector(abc.ABC):
         inactive application) and ``NotFound`` when the job has no such stage.
         """
 
+    def has_note(self, ref: ApplicationRef, body: str) -> bool | None:
+        """Whether a note with this exact body exists; ``None`` when the ATS cannot tell.
+
+        Read-only. Used after a note write that may have landed (a timeout) before writing again.
+        """
+        return None
+
+    def has_attachment(self, ref: ApplicationRef, filename: str) -> bool | None:
+        """Whether the application has an attachment of this name; ``None`` when unknown."""
+        return None
+
     @abc.abstractmethod
     def check_connection(self) -> None:
         """Prove the credentials work with one cheap read. Raises on failure."""

@@ -237,7 +237,7 @@ class InMemoryConnector(AtsConnector):
             raise WebhookAuthError("signature does not match the body", service=self.name)
         try:
             body = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise WebhookPayloadError("body is not JSON", service=self.name) from None
         if not isinstance(body, dict):
             raise WebhookPayloadError("body is not a JSON object", service=self.name)
@@ -322,6 +322,14 @@ class InMemoryConnector(AtsConnector):
             record.stage_name = stage.name
             self._write("move_to_stage", ref.application_id, stage=stage.name)
 
+    def has_note(self, ref: ApplicationRef, body: str) -> bool:
+        with self._lock:
+            return any(n["body"] == body for n in self._record(ref.application_id).notes)
+
+    def has_attachment(self, ref: ApplicationRef, filename: str) -> bool:
+        with self._lock:
+            return any(a["filename"] == filename for a in self._record(ref.application_id).attachments)
+
     def check_connection(self) -> None:
         self._enter("check_connection")
 
@@ -376,3 +384,17 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+class RecordingLimiter:
+    """A rate limiter that grants every call and records what it was asked (for tests)."""
+
+    def __init__(self) -> None:
+        self.acquired: list[str] = []
+        self.penalties: list[tuple[str, float]] = []
+
+    def acquire(self, service: str) -> None:
+        self.acquired.append(service)
+
+    def penalize(self, service: str, seconds: float) -> None:
+        self.penalties.append((service, seconds))

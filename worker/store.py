@@ -13,6 +13,7 @@ Requests
     app:{connector}:{application_id} hash  trigger -> request id
     candreq:{connector}:{cand_id}    set   request ids created for this candidate
     lock:req:{request_id}            str   owner while one task applies a webhook to a request
+                                           (re-entrant for the owner; worker.guards)
     req:{request_id}                 hash  connector, application_id, candidate_id, trigger,
                                            status, status_key, progress, score, hm, created_at;
                                            for flow C (worker.flows.cadence): completed, references,
@@ -20,13 +21,14 @@ Requests
                                            reminded_at, conclude_requested_at, {kind}_after
     claim:create:{conn}:{app}:{trig} str   "pending:<task id>:<started>" while a create is in
                                            flight (expires), then "done:<request id>" (kept)
-    fp:{fingerprint}                 str   request id seen in a Crosschq webhook, by a hash of
+    fp:{fingerprint}                 str   "<request id>|<seen at>" from a Crosschq webhook, by a hash of
                                            candidate e-mail and job position (adopting a create
                                            whose answer was lost)
     orphans:{request_id}             set   inbox event ids of webhooks that arrived before the
                                            create recorded this id
 Write-back ledger
-    ledger:{request_id}              hash  write key -> "done" | "pending:<task id>"
+    ledger:{request_id}              hash  write key -> "done" | "pending:<task id>" |
+                                           "uncertain:<task id>" (worker.guards)
 Operations
     dead                             zset  dead-letter records (JSON), score = time
     timeline:{connector}:{app_id}    list  what happened to one application (no personal data)
@@ -140,11 +142,14 @@ class InboxEvent:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, *, inbox_ttl: int = 14 * 86400) -> None:
+    def __init__(self, client: redis.Redis, *, inbox_ttl: int = 14 * 86400, hold_seconds: int = 600) -> None:
         # redis-py types every reply as a union of bytes, str and more; this client always
         # returns bytes (decode_responses off), which the methods below rely on.
         self.r: Any = client
         self.inbox_ttl = inbox_ttl
+        from worker.guards import Guards  # guards build on this module's key helpers
+
+        self.guards = Guards(client, hold_seconds=hold_seconds)
         self._store_event = client.register_script(STORE_EVENT)
         self._mark_enqueued = client.register_script(_MARK_ENQUEUED)
 
@@ -294,16 +299,6 @@ class Store:
         """
         return bool(self.r.eval(script, 1, k("req", request_id), status, status_key))
 
-    def lock(self, name: str, owner: str, ttl: int) -> bool:
-        return bool(self.r.set(k("lock", name), owner, nx=True, ex=ttl))
-
-    def unlock(self, name: str, owner: str) -> None:
-        script = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-        return 0
-        """
-        self.r.eval(script, 1, k("lock", name), owner)
-
     # -- create claims -------------------------------------------------------------------------
     def claim_key(self, connector: str, application_id: str, trigger: str) -> str:
         return k("claim", "create", connector, application_id, trigger)
@@ -327,12 +322,18 @@ class Store:
         """
         self.r.eval(script, 1, key, f"pending:{owner}:")
 
-    def remember_fingerprint(self, fp: str, request_id: str) -> None:
-        self.r.set(k("fp", fp), request_id, ex=30 * 86400)
+    def remember_fingerprint(self, fp: str, request_id: str, seen_at: float | None = None) -> None:
+        when = time.time() if seen_at is None else seen_at
+        self.r.set(k("fp", fp), f"{request_id}|{when:.3f}", ex=30 * 86400)
 
-    def request_by_fingerprint(self, fp: str) -> str | None:
+    def request_by_fingerprint(self, fp: str, *, seen_since: float) -> str | None:
+        """The request Crosschq reported for this fingerprint, if it was seen after ``seen_since``
+        (so a later application of the same candidate to a same-titled job is not matched)."""
         value = self.r.get(k("fp", fp))
-        return value.decode() if value else None
+        if not value:
+            return None
+        request_id, _, when = value.decode().partition("|")
+        return request_id if float(when or 0) >= seen_since else None
 
     def add_orphan(self, request_id: str, event_id: str) -> None:
         self.r.sadd(k("orphans", request_id), event_id)
@@ -346,30 +347,6 @@ class Store:
         return sorted(m.decode() for m in members)
 
     # -- ledger ------------------------------------------------------------------------------
-    def ledger_begin(self, request_id: str, key: str, owner: str) -> bool:
-        """True when this owner should perform the write ``key`` now."""
-        script = """
-        local cur = redis.call('HGET', KEYS[1], ARGV[1])
-        if cur == 'done' then return 0 end
-        if cur and cur ~= ARGV[2] then
-          local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':at') or '0')
-          if tonumber(ARGV[3]) - started < tonumber(ARGV[4]) then return 0 end
-        end
-        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. ':at', ARGV[3])
-        return 1
-        """
-        return bool(
-            self.r.eval(script, 1, k("ledger", request_id), key, f"pending:{owner}", time.time(), 600)
-        )
-
-    def ledger_done(self, request_id: str, key: str) -> None:
-        self.r.hset(k("ledger", request_id), key, DONE)
-        self.r.hdel(k("ledger", request_id), key + ":at")
-
-    def ledger_abort(self, request_id: str, key: str, owner: str) -> None:
-        if self.r.hget(k("ledger", request_id), key) == f"pending:{owner}".encode():
-            self.r.hdel(k("ledger", request_id), key, key + ":at")
-
     def ledger(self, request_id: str) -> dict[str, str]:
         data = self.r.hgetall(k("ledger", request_id))
         return {key.decode(): v.decode() for key, v in data.items() if not key.endswith(b":at")}

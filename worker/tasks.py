@@ -18,15 +18,18 @@ from celery import Task
 from celery.exceptions import Retry
 
 from config.logs import get_logger
-from connectors.errors import IntegrationError, PermanentError, RetryableError
+from connectors.errors import IntegrationError, PermanentError, RateLimited, RetryableError
 from worker.app import app
 from worker.deps import Deps, get_deps
 from worker.flows import actions, scans
 from worker.flows import requests as request_flows
 from worker.flows import results as result_flows
+from worker.flows.ledger import WriteInFlight
 from worker.retry import countdown
 
 log = get_logger("worker.tasks")
+WAITS = (RateLimited, request_flows.CreateInFlight, result_flows.RequestBusy, WriteInFlight)
+WAIT_BUDGET = 4
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -53,7 +56,9 @@ class FlowTask(Task):  # celery ships no type information, so Task is Any
     def _retry(self, deps: Deps, exc: RetryableError) -> str:
         settings = deps.settings.worker
         attempt = self.request.retries
-        if attempt >= settings.max_retries:
+        # Waiting for a rate limit or for another task is not failing: it gets a longer budget.
+        limit = settings.max_retries * (WAIT_BUDGET if isinstance(exc, WAITS) else 1)
+        if attempt >= limit:
             self._dead_letter(deps, exc, note=f"gave up after {attempt} retries")
             log.error("task.gave_up", reason=str(exc), retries=attempt, **exc.context())
             raise type(exc)(f"gave up after {attempt} retries: {exc}") from None
@@ -64,7 +69,7 @@ class FlowTask(Task):  # celery ships no type information, so Task is Any
             retry_after=exc.retry_after,
         )
         log.warning("task.retrying", reason=str(exc), attempt=attempt + 1, countdown=wait, **exc.context())
-        raise self.retry(countdown=wait, max_retries=settings.max_retries + 1, exc=None)
+        raise self.retry(countdown=wait, max_retries=limit + 1, exc=None)
 
     def _dead_letter(self, deps: Deps, exc: IntegrationError, note: str = "") -> None:
         reason = f"{note}: {exc}" if note else str(exc)

@@ -137,7 +137,7 @@ async def ats_webhook(request: Request) -> JSONResponse:
         log.warning("webhook.rejected", source=name, status=400, reason=exc.message)
         return _error(400, exc.message)
     if not event.acted_on:
-        return JSONResponse({"status": "ignored", "action": event.action[:64]}, status_code=200)
+        return JSONResponse({"status": "ignored"}, status_code=200)
     dedup = f"id:{event.event_id}" if event.event_id else f"sha256:{body_hash(body)}"
     return await _store_and_enqueue(
         rx,
@@ -166,7 +166,7 @@ async def crosschq_webhook(request: Request) -> JSONResponse:
         return _error(415, "content type must be application/json")
     try:
         data = lenient_json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(400, "body is not JSON")
     if not isinstance(data, dict):
         return _error(400, "body is not a JSON object")

@@ -46,6 +46,13 @@ def _strip_comments(text: str) -> str:
 
 
 def loads(raw: bytes | str) -> Any:
+    try:
+        return _loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _loads(raw: bytes | str) -> Any:
     text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
     try:
         return json.loads(text)

@@ -250,6 +250,15 @@ class GreenhouseConnector(AtsConnector):
         self.client.move_application(application_id, current.id, target_id)
         log.info("greenhouse.stage_moved", application_id=application_id, stage_id=target_id)
 
+    def has_note(self, ref: ApplicationRef, body: str) -> bool:
+        """Whether a note with exactly this body is on the candidate's feed. Read-only."""
+        return body in self.client.list_note_bodies(self._candidate_id(ref))
+
+    def has_attachment(self, ref: ApplicationRef, filename: str) -> bool:
+        """Whether the application has an attachment of this name. Read-only."""
+        app = self.client.get_application(_checked_id(ref.application_id, "application"))
+        return any(a.get("filename") == filename for a in app.get("attachments") or [] if isinstance(a, dict))
+
     def check_connection(self) -> None:
         """One cheap read (the first user). Raises ``AuthenticationError`` on bad credentials."""
         next(iter(self.client.list_users(per_page=1)), None)

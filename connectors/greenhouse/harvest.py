@@ -178,6 +178,14 @@ class HarvestClient:
         """Every user; ``per_page`` is sent on the first page only (v3 cursors forbid it later)."""
         return self.paginate(self.routes.users, {"per_page": per_page})
 
+    def list_note_bodies(self, candidate_id: str | int) -> list[str]:
+        """The bodies of the candidate's notes (to check whether a note already landed)."""
+        if self.version == "v3":
+            notes = self.paginate(self.routes.notes, {"candidate_id": _id(candidate_id)})
+            return [str(n.get("body") or "") for n in notes]
+        feed = self._get_object(self.routes.notes, candidate_id)
+        return [str(n.get("body") or "") for n in feed.get("notes") or [] if isinstance(n, dict)]
+
     # -- writes ----------------------------------------------------------------------------
     def patch_application_custom_fields(
         self, application_id: str | int, custom_fields: list[dict[str, Any]]

@@ -29,6 +29,7 @@ class Routes:
     user: str
     users: str
     note: str
+    notes: str  # reading notes back: v1 the activity feed, v3 the notes collection by candidate
     attachment: str
     move: str
 
@@ -44,6 +45,7 @@ ROUTES: dict[str, Routes] = {
         user="v1/users/{id}",
         users="v1/users",
         note="v1/candidates/{id}/activity_feed/notes",
+        notes="v1/candidates/{id}/activity_feed",
         attachment="v1/applications/{id}/attachments",
         move="v1/applications/{id}/move",
     ),
@@ -57,6 +59,7 @@ ROUTES: dict[str, Routes] = {
         user="v3/users/{id}",
         users="v3/users",
         note="v3/notes",
+        notes="v3/notes",
         attachment="v3/applications/{id}/attachments",
         move="v3/applications/{id}/move",
     ),

@@ -96,7 +96,7 @@ def parse_event(headers: Mapping[str, str], raw_body: bytes) -> AtsEvent:
     """Normalize an already verified body. Pure; raises :class:`WebhookPayloadError`."""
     try:
         document = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise WebhookPayloadError("body is not JSON", service=CONNECTOR) from None
     if not isinstance(document, dict):
         raise WebhookPayloadError("body is not a JSON object", service=CONNECTOR)

@@ -10,21 +10,10 @@ import requests
 import responses
 
 from connectors import errors
+from connectors.fake import RecordingLimiter
 from connectors.http import HttpClient, Timeouts, parse_retry_after
 
 BASE = "http://127.0.0.1:1/"
-
-
-class RecordingLimiter:
-    def __init__(self) -> None:
-        self.acquired: list[str] = []
-        self.penalties: list[tuple[str, float]] = []
-
-    def acquire(self, service: str) -> None:
-        self.acquired.append(service)
-
-    def penalize(self, service: str, seconds: float) -> None:
-        self.penalties.append((service, seconds))
 
 
 def client(limiter: RecordingLimiter | None = None) -> HttpClient:

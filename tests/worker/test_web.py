@@ -160,6 +160,8 @@ BAD_CROSSCHQ = [
     ("no status", cq_headers(), b'{"id": "abc"}', 400),
     ("empty body", cq_headers(), b"", 400),
     ("binary", cq_headers(), b"\xff\xfe\x00garbage", 400),
+    ("nested 100k deep", cq_headers(), b"[" * 100_000, 400),
+    ("object nested deep", cq_headers(), b'{"a":' * 50_000, 400),
     ("text/plain", {**cq_headers(), "Content-Type": "text/plain"}, b'{"id": "a", "status": "sent"}', 415),
     ("form", {**cq_headers(), "Content-Type": "application/x-www-form-urlencoded"}, b"id=a", 415),
     ("too large", cq_headers(), b'{"id": "a", "status": "sent", "x": "' + b"a" * (1024 * 1024) + b'"}', 413),
@@ -242,3 +244,16 @@ def test_refuses_to_start_without_a_crosschq_secret() -> None:
     settings = Settings.load()
     with pytest.raises(ConfigError, match="CROSSCHQ_WEBHOOK_SECRET"):
         build_receiver(settings)
+
+
+def test_signed_but_pathological_ats_bodies(client: TestClient, ats: InMemoryConnector,
+                                            redis_client: redis.Redis) -> None:
+    json_ct = {"Content-Type": "application/json"}
+    deep = b"[" * 100_000
+    headers = {**ats.sign(deep), **json_ct}
+    assert client.post("/webhooks/ats/memory", content=deep, headers=headers).status_code == 400
+    lone_surrogate = b'{"action": "\\ud800"}'
+    response = client.post("/webhooks/ats/memory", content=lone_surrogate,
+                           headers={**ats.sign(lone_surrogate), **json_ct})
+    assert response.status_code in (200, 400)
+    assert stored_keys(redis_client) == []

@@ -11,7 +11,6 @@ passed with no such webhook, creates it.
 from __future__ import annotations
 
 import hashlib
-import time
 
 from structlog.contextvars import bind_contextvars
 
@@ -217,11 +216,13 @@ def resolve_claim(
     """A create is claimed already: adopt its request, wait, or take over when it is dead."""
     if current and current.startswith("done:"):
         return current.split(":", 1)[1]
-    adopted = deps.store.request_by_fingerprint(fp) if fp else None
+    started = float(current.rsplit(":", 1)[1]) if current and current.count(":") >= 2 else 0.0
+    # Only a request Crosschq reported after this claim began can be its lost answer (a minute
+    # of slack for clock differences between processes).
+    adopted = deps.store.request_by_fingerprint(fp, seen_since=started - 60) if fp else None
     if adopted:
         log.warning("request.adopted", request_id=adopted, reason="create answer was lost")
         return adopted
-    started = float(current.rsplit(":", 1)[1]) if current and current.count(":") >= 2 else 0.0
     age = deps.clock() - started
     if age < deps.settings.worker.create_uncertain_seconds:
         raise CreateInFlight(
@@ -229,8 +230,10 @@ def resolve_claim(
             retry_after=min(15.0, max(2.0, deps.settings.worker.create_uncertain_seconds / 10)),
             service="crosschq",
         )
-    # Nothing heard from Crosschq for the whole window: the earlier attempt never landed.
-    deps.store.r.set(key, f"pending:{owner}:{time.time():.3f}", ex=ttl)
+    # Nothing heard from Crosschq for the whole window: the earlier attempt never landed. Take
+    # the claim over only if nobody else did meanwhile.
+    if current is None or not deps.store.guards.take_over_claim(key, current, owner, ttl):
+        raise CreateInFlight("another task took this create over", retry_after=5.0, service="crosschq")
     log.warning("request.claim_taken_over", age_s=round(age, 1))
     return None
 
@@ -258,7 +261,7 @@ def finish_create(
     if fp:
         store.remember_fingerprint(fp, request_id)
     ref = application.ref
-    if store.apply_status_if_newer(request_id, Status.SENT.value, status_key_now(deps, Status.SENT, 0)):
+    if store.apply_status_if_newer(request_id, Status.SENT.value, initial_status_key()):
         connector.set_reference_fields(ref, STATUS_FIELDS_ON_CREATE)
     total = sum(r.required for r in trigger.relationships)
     note_once(
@@ -278,10 +281,15 @@ def finish_create(
     return request_id
 
 
-def status_key_now(deps: Deps, status: Status | str, progress: int | None) -> str:
+def initial_status_key() -> str:
+    """The lowest possible key: "Sent" written at create time never hides a real webhook.
+
+    Webhooks carry Crosschq's clock; ours may differ, and a webhook that arrived before the
+    create was recorded (kept as an orphan) must still apply.
+    """
     from worker.flows.results import status_key  # local: results imports this module's helpers
 
-    return status_key(deps.clock(), status, progress)
+    return status_key(None, Status.SENT, 0)
 
 
 def report_cannot_start(

@@ -104,12 +104,14 @@ def apply_event(
         state = store.request_state(event.id)
         assert state is not None
     lock = f"req:{event.id}"
-    if not store.lock(lock, owner, deps.settings.worker.soft_time_limit):
-        raise RequestBusy("another event for this request is being applied", retry_after=2.0)
+    # Re-entrant for this task id, so a redelivery after a crash resumes instead of waiting.
+    busy_for = store.guards.lock(lock, owner)
+    if busy_for:
+        raise RequestBusy("another event for this request is being applied", retry_after=min(busy_for, 30.0))
     try:
         return _apply_locked(deps, state, event, owner=owner, from_reconcile=from_reconcile)
     finally:
-        store.unlock(lock, owner)
+        store.guards.unlock(lock, owner)
 
 
 def _apply_locked(
@@ -213,12 +215,13 @@ def _attach_reports(
     policy = deps.rules.policy_for(trigger)
     for kind in policy.report_kinds:
 
-        def attach(kind: str = kind) -> None:
+        filename = f"crosschq-{kind}-report-{rid[:8]}.pdf"
+
+        def attach(kind: str = kind, filename: str = filename) -> None:
             try:
                 pdf = deps.crosschq.download_report(rid, kind)  # type: ignore[arg-type]
             except BadRequest as exc:
                 raise ReportNotReady(f"{kind} report not downloadable yet", retry_after=30.0) from exc
-            filename = f"crosschq-{kind}-report-{rid[:8]}.pdf"
             connector.attach_report(ref, filename, pdf)
             deps.store.timeline_add(
                 connector.name,
@@ -230,7 +233,10 @@ def _attach_reports(
             )
 
         try:
-            once(deps.store, rid, f"attach:{kind}", owner, attach)
+            once(
+                deps.store, rid, f"attach:{kind}", owner, attach,
+                landed=partial(connector.has_attachment, ref, filename),
+            )
         except ReportNotReady:
             if required:
                 raise

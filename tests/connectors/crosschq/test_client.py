@@ -43,6 +43,7 @@ from connectors.errors import (
     ServerError,
     TransportError,
 )
+from connectors.fake import RecordingLimiter
 from connectors.http import HttpClient, Timeouts
 
 TOKEN = "client-test-token-5e2a"
@@ -97,18 +98,6 @@ class Control:
         self.step(rid, "self-assessment")
         for _ in range(references):
             self.step(rid, "add-reference")
-
-
-class RecordingLimiter:
-    def __init__(self) -> None:
-        self.acquired: list[str] = []
-        self.penalties: list[tuple[str, float]] = []
-
-    def acquire(self, service: str) -> None:
-        self.acquired.append(service)
-
-    def penalize(self, service: str, seconds: float) -> None:
-        self.penalties.append((service, seconds))
 
 
 class EmptyLimiter(RecordingLimiter):

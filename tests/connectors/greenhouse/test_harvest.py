@@ -13,6 +13,7 @@ import responses
 from structlog.testing import capture_logs
 
 from connectors.errors import AuthenticationError, Conflict, RateLimited
+from connectors.fake import RecordingLimiter
 from connectors.greenhouse.auth import BasicKeyAuth, OAuthClientCredentials
 from connectors.greenhouse.harvest import HarvestClient
 from connectors.greenhouse.pagination import parse_link_header
@@ -30,18 +31,6 @@ def url_of(call: Any) -> str:
 def body_of(call: Any) -> Any:
     body = call.request.body
     return json.loads(body if isinstance(body, bytes | str) else b"null")
-
-
-class RecordingLimiter:
-    def __init__(self) -> None:
-        self.acquired: list[str] = []
-        self.penalties: list[tuple[str, float]] = []
-
-    def acquire(self, service: str) -> None:
-        self.acquired.append(service)
-
-    def penalize(self, service: str, seconds: float) -> None:
-        self.penalties.append((service, seconds))
 
 
 def v1_client(limiter: RecordingLimiter | None = None) -> HarvestClient:
