@@ -79,8 +79,13 @@ def build_deps(settings: Settings) -> Deps:
             "crosschq": (settings.crosschq.rate_limit, settings.crosschq.rate_window),
             "greenhouse": (settings.greenhouse.rate_limit, settings.greenhouse.rate_window),
         },
+        # Harvest counts calls in fixed windows: a token bucket would overrun them (worker.ratelimit).
+        windowed=("greenhouse",),
     )
-    store = Store(client, inbox_ttl=settings.worker.inbox_ttl)
+    # A live holder never outlasts the hard time limit; after it, a lock or write is up for grabs.
+    store = Store(
+        client, inbox_ttl=settings.worker.inbox_ttl, hold_seconds=settings.worker.hard_time_limit + 30
+    )
     rules = load_rules(settings.rules.rules_file)
 
     def factory(name: str) -> AtsConnector:
