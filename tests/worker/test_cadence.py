@@ -89,3 +89,16 @@ def test_terminal_clears_everything_and_unknown_status_only_reconciles() -> None
     assert set(cadence.due_times(state, "canceled", policy, required=2, now=0.0).values()) == {None}
     odd = cadence.due_times(state, "paused-by-crosschq", policy, required=2, now=0.0)
     assert odd == {"remind": None, "conclude": None, "reconcile": 6 * H, "cancel": None}
+
+
+def test_a_finished_request_is_reconciled_until_its_report_is_attached() -> None:
+    policy = Policy()
+    state = {"opened_at": "0", "progress_at": str(10 * H)}
+    waiting = cadence.due_times(state, "completed", policy, required=2, now=11 * H)
+    assert waiting == {"remind": None, "conclude": None, "reconcile": 17 * H, "cancel": None}
+    assert cadence.due_times(state, "concluded", policy, required=2, now=11 * H)["reconcile"] == 17 * H
+    attached = {**state, "reports_attached_at": str(12 * H)}
+    assert set(cadence.due_times(attached, "completed", policy, required=2, now=13 * H).values()) == {None}
+    late = 10 * H + cadence.REPORT_WAIT_DAYS * 24 * H
+    assert set(cadence.due_times(state, "completed", policy, required=2, now=late).values()) == {None}
+    assert set(cadence.due_times(state, "declined", policy, required=2, now=11 * H).values()) == {None}

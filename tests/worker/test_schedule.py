@@ -171,4 +171,16 @@ def test_reconciliation_repairs_lost_webhooks(beat: Any) -> None:
     state = beat.ats.state("6001")
     assert state["fields"]["status"] == "Completed"
     assert sum("reference check completed" in n for n in state["notes"]) == 1
+    assert state["attachments"] == []  # completed, the report not ready yet
+    assert [k for k in KINDS if beat.due(k, rid) is not None] == ["reconcile"]
+    assert scans.reconcile_stale(beat.deps, now=beat.clock.at(18)) == "enqueued:1"
+    assert beat.drain() == ["applied:completed"]  # still no report: keep looking
+    assert beat.ats.state("6001")["attachments"] == []
+    beat.step(rid, "report-ready")  # and its webhook is lost too
+    assert scans.reconcile_stale(beat.deps, now=beat.clock.at(24)) == "enqueued:1"
+    assert beat.drain() == ["applied:completed"]
+    state = beat.ats.state("6001")
+    assert [a["filename"] for a in state["attachments"]] == [f"crosschq-summary-report-{rid[:8]}.pdf"]
+    assert sum("reference check completed" in n for n in state["notes"]) == 1
     assert all(beat.due(kind, rid) is None for kind in KINDS)
+    assert scans.reconcile_stale(beat.deps, now=beat.clock.at(100)) == "enqueued:0"

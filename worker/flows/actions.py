@@ -20,7 +20,7 @@ from typing import TypeVar
 from config.logs import get_logger
 from connectors.ats import ApplicationRef, ReferenceFields
 from connectors.crosschq.models import ReferenceRequest
-from connectors.crosschq.status import OPEN
+from connectors.crosschq.status import OPEN, REPORT_READY_STATES
 from connectors.errors import BadRequest, NotFound
 from worker.deps import Deps
 from worker.flows import cadence, results
@@ -188,8 +188,10 @@ def _refresh(
 
 def _changed(state: dict[str, str], current: ReferenceRequest) -> bool:
     status_moved = current.status is not None and str(current.status) != state.get("status")
+    report_awaited = current.status in REPORT_READY_STATES and not state.get("reports_attached_at")
     return (
         status_moved
+        or report_awaited
         or current.completed_references != int(cadence.number(state, "completed"))
         or len(current.references) != int(cadence.number(state, "references"))
     )

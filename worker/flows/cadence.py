@@ -8,6 +8,7 @@ clock of its own, so every rule can be tested with chosen times. Fields read:
 - ``completed``, ``references``: completed and added references, as last seen from Crosschq;
 - ``progress_at``: last time the status or either count changed;
 - ``conclude_requested_at``: set once the worker asked Crosschq to conclude;
+- ``reports_attached_at``: set once every report kind the policy wants is attached;
 - ``{kind}_after``: not before this time (Crosschq answered "not yet", see ``due.defer``).
 
 Crosschq itself reminds references every 24 h and shows the manual "Send Reminder" only 24 h
@@ -22,11 +23,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.rules import CancelPolicy, ConcludePolicy, Policy, ReminderPolicy
-from connectors.crosschq.status import OPEN, TERMINAL
+from connectors.crosschq.status import OPEN, REPORT_READY_STATES, TERMINAL
 
 KINDS: tuple[str, ...] = ("remind", "conclude", "reconcile", "cancel")
 HOUR = 3600.0
 DAY = 86400.0
+# A finished request whose report is not attached yet stays under reconciliation this long after
+# its last progress: the "report ready" webhook may be lost, and a retrieve cannot tell whether
+# the PDF exists (only a download can), so the reconcile scan keeps trying to download it.
+REPORT_WAIT_DAYS = 14.0
 
 State = Mapping[str, str]
 
@@ -100,12 +105,23 @@ def cancel_due(state: State, policy: CancelPolicy) -> float | None:
     return not_before(state, "cancel", since + policy.after_days_without_progress * DAY)
 
 
+def awaiting_report(state: State, now: float) -> bool:
+    """Finished, the reports not all attached yet, and not given up on (``REPORT_WAIT_DAYS``)."""
+    if state.get("reports_attached_at"):
+        return False
+    since = number(state, "progress_at", number(state, "opened_at", now))
+    return now < since + REPORT_WAIT_DAYS * DAY
+
+
 def due_times(
     state: State, status: str | None, policy: Policy, *, required: int | None, now: float
 ) -> dict[str, float | None]:
-    """Every kind's due time; ``None`` clears it. Terminal: nothing; unknown status: reconcile only."""
+    """Every kind's due time; ``None`` clears it. Terminal: nothing, except a reconcile while a
+    finished request's report is awaited; unknown status: reconcile only."""
     times: dict[str, float | None] = dict.fromkeys(KINDS)
     if status in TERMINAL:
+        if status in REPORT_READY_STATES and awaiting_report(state, now):
+            times["reconcile"] = now + policy.reconcile_after_hours * HOUR
         return times
     times["reconcile"] = now + policy.reconcile_after_hours * HOUR
     if status not in OPEN:

@@ -213,6 +213,7 @@ def _attach_reports(
     required: bool,
 ) -> None:
     policy = deps.rules.policy_for(trigger)
+    missing = False
     for kind in policy.report_kinds:
 
         filename = f"crosschq-{kind}-report-{rid[:8]}.pdf"
@@ -240,6 +241,10 @@ def _attach_reports(
         except ReportNotReady:
             if required:
                 raise
+            missing = True
+    if not missing:  # flow C stops reconciling a finished request once its reports are in
+        deps.store.update_request(rid, reports_attached_at=deps.clock())
+        due.reschedule(deps, rid, kinds=("reconcile",))
     stage = policy.move_to_stage_on_complete
     if stage:
         once(deps.store, rid, "stage:on-complete", owner, partial(connector.move_to_stage, ref, stage))
