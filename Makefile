@@ -39,8 +39,9 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# The fault scenarios at full size (make test runs each with FAULT_TRIALS=2, FUZZ_EXAMPLES=200).
 faults: $(STAMP)
-	$(PY) -m pytest -q -m slow tests/faults
+	FAULT_TRIALS=20 FUZZ_EXAMPLES=10000 $(PY) -m pytest -q --timeout 1800 tests/faults
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build *.egg-info

