@@ -279,3 +279,39 @@ def durable_stack(durable_redis: EmbeddedRedis, tmp_path: Path) -> Iterator[Faul
     with fault_stack_on(durable_redis.url, tmp_path / "logs", QUICK_RECOVERY) as handle:
         yield handle
 
+
+
+# What each scenario observed, printed as one table at the end of the run (``make faults``).
+FIGURES: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture
+def fault_report(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """``fault_report(scenario, name=value, ...)``: figures for the summary table (merged)."""
+
+    def record(scenario: str, **figures: Any) -> None:
+        row = FIGURES.setdefault(request.node.nodeid, {"scenario": scenario})
+        row.update(figures)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    outcome = {
+        report.nodeid: report.outcome
+        for key in ("passed", "failed", "error")
+        for report in terminalreporter.stats.get(key, [])
+        if report.when == "call" or report.outcome != "passed"
+    }
+    rows = [
+        (row["scenario"], outcome.get(nodeid, "?"),
+         ", ".join(f"{k}={v}" for k, v in row.items() if k != "scenario"))
+        for nodeid, row in FIGURES.items()
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    terminalreporter.write_sep("=", f"fault scenarios (FAULT_TRIALS={TRIALS})")
+    terminalreporter.write_line(f"{'scenario'.ljust(width)}  outcome  figures")
+    for scenario, result, figures in rows:
+        terminalreporter.write_line(f"{scenario.ljust(width)}  {result.ljust(7)}  {figures}")

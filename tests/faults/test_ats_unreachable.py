@@ -57,7 +57,7 @@ def check_spacing(app_id: int, attempts: list[tuple[float, int]]) -> None:
         assert 0.9 * backoff <= gap <= 1.25 * backoff + 2.5, (app_id, n, round(gap, 3), backoff)
 
 
-def test_ats_unreachable_then_back_writes_everything_once(fault_stack: Any) -> None:
+def test_ats_unreachable_then_back_writes_everything_once(fault_stack: Any, fault_report: Any) -> None:
     s = fault_stack
     s.start_worker()
     apps = s.seed_applications(REQUESTS)
@@ -78,6 +78,11 @@ def test_ats_unreachable_then_back_writes_everything_once(fault_stack: Any) -> N
     s.wait_for("every status and note", lambda: all(s.statuses(a) and s.notes(a) for a in apps), timeout=60)
     time.sleep(1.5)  # any duplicate write would show now
     attempts = attempts_by_application(s)
+    tries = [len(attempts.get(a, [])) for a in apps]
+    fault_report("ATS unreachable, then back", applications=len(apps), outage_s=OUTAGE,
+                 attempts_min=min(tries), attempts_max=max(tries), retry_cap=MAX_RETRIES + 1,
+                 status_writes=sum(len(s.statuses(a)) for a in apps),
+                 notes=sum(len(s.notes(a)) for a in apps), dead_letters=len(s.dead_letters()))  # fmt: skip
     for app_id, rid in request_ids.items():
         assert s.statuses(app_id) == ["Collecting"]
         assert len(s.notes(app_id)) == 1 and "reference 1" in s.notes(app_id)[0]

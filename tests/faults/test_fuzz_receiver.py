@@ -10,7 +10,9 @@ import base64
 import json
 import os
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -113,13 +115,22 @@ def _headers(content_type: str, extra: dict[str, str | None]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if all(32 <= ord(c) < 127 for c in v)}
 
 
+def _figures(seen: Counter[int]) -> dict[str, Any]:
+    answers = "/".join(f"{code}:{n}" for code, n in sorted(seen.items()))
+    return {"examples": sum(seen.values()), "answers_5xx": sum(n for c, n in seen.items() if c >= 500),
+            "answers": answers}  # fmt: skip
+
+
 def _nothing_stored(receiver: Receiver, r: redis.Redis) -> None:
     assert r.keys("cqw:inbox:*") == []
     assert receiver.enqueue.sent == []  # type: ignore[attr-defined]
 
 
-def test_crosschq_endpoint_without_valid_auth(setup: tuple[TestClient, Receiver, redis.Redis]) -> None:
+def test_crosschq_endpoint_without_valid_auth(
+    setup: tuple[TestClient, Receiver, redis.Redis], fault_report: Any
+) -> None:
     client, receiver, r = setup
+    seen: Counter[int] = Counter()
 
     @FUZZ
     @given(body=bodies, ctype=content_types, auth=auth_headers, method=st.sampled_from(["post", "put"]))
@@ -127,15 +138,22 @@ def test_crosschq_endpoint_without_valid_auth(setup: tuple[TestClient, Receiver,
         response = getattr(client, method)(
             "/webhooks/crosschq", content=body, headers=_headers(ctype, {"Authorization": auth})
         )
+        seen[response.status_code] += 1
         assert response.status_code < 500
         assert response.status_code in (401, 405)
         _nothing_stored(receiver, r)
 
-    run()
+    try:
+        run()
+    finally:
+        fault_report("fuzz: Crosschq endpoint, bad auth", **_figures(seen))
 
 
-def test_crosschq_endpoint_with_valid_auth(setup: tuple[TestClient, Receiver, redis.Redis]) -> None:
+def test_crosschq_endpoint_with_valid_auth(
+    setup: tuple[TestClient, Receiver, redis.Redis], fault_report: Any
+) -> None:
     client, receiver, _r = setup
+    seen: Counter[int] = Counter()
 
     @FUZZ
     @given(body=bodies, ctype=content_types)
@@ -144,15 +162,20 @@ def test_crosschq_endpoint_with_valid_auth(setup: tuple[TestClient, Receiver, re
         response = client.post(
             "/webhooks/crosschq", content=body, headers=_headers(ctype, {"Authorization": f"Token {SECRET}"})
         )
+        seen[response.status_code] += 1
         assert response.status_code < 500
         if response.status_code != 202:
             assert len(receiver.enqueue.sent) == before  # type: ignore[attr-defined]
 
-    run()
+    try:
+        run()
+    finally:
+        fault_report("fuzz: Crosschq endpoint, valid auth", **_figures(seen))
 
 
-def test_ats_endpoint(setup: tuple[TestClient, Receiver, redis.Redis]) -> None:
+def test_ats_endpoint(setup: tuple[TestClient, Receiver, redis.Redis], fault_report: Any) -> None:
     client, receiver, r = setup
+    seen: Counter[int] = Counter()
 
     @FUZZ
     @given(
@@ -167,14 +190,20 @@ def test_ats_endpoint(setup: tuple[TestClient, Receiver, redis.Redis]) -> None:
             content=body,
             headers=_headers(ctype, {"X-Fake-Signature": signature}),
         )
+        seen[response.status_code] += 1
         assert response.status_code < 500
         assert response.status_code != 202
         _nothing_stored(receiver, r)
 
-    run()
+    try:
+        run()
+    finally:
+        fault_report("fuzz: ATS endpoint, bad signature", **_figures(seen))
 
 
-def test_memory_is_stable_under_bad_input(setup: tuple[TestClient, Receiver, redis.Redis]) -> None:
+def test_memory_is_stable_under_bad_input(
+    setup: tuple[TestClient, Receiver, redis.Redis], fault_report: Any
+) -> None:
     client, _, _ = setup
     body = json.dumps({"id": "x" * 64, "status": "sent", "pad": "y" * 5000}).encode()
 
@@ -195,4 +224,6 @@ def test_memory_is_stable_under_bad_input(setup: tuple[TestClient, Receiver, red
     burst(rounds * 2)
     second, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    fault_report("fuzz: memory under bad input", requests=2 * (20 + 3 * rounds),
+                 growth_kib=round((second - first) / 1024, 1), limit_kib=2048)  # fmt: skip
     assert second - first < 2 * 1024 * 1024

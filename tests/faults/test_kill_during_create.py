@@ -32,7 +32,7 @@ def kill_mid_create(s: Any, app_id: int) -> None:
     s.cq("DELETE", "_sandbox/faults")
 
 
-def test_sigkill_during_creates_makes_exactly_one_request_each(fault_stack: Any) -> None:
+def test_sigkill_during_creates_makes_exactly_one_request_each(fault_stack: Any, fault_report: Any) -> None:
     s = fault_stack
     s.start_worker()
     s.warm_catalogue()
@@ -44,6 +44,10 @@ def test_sigkill_during_creates_makes_exactly_one_request_each(fault_stack: Any)
     time.sleep(2)  # let any second create (the bug this guards against) show up
     created = s.cq("GET", "_sandbox/requests")
     recorded = {a: s.redis.hgetall(f"cqw:app:greenhouse:{a}") for a in apps}
+    fault_report("worker SIGKILL during create", trials=TRIALS, crosschq_requests=len(created),
+                 duplicates=max(0, len(created) - TRIALS),
+                 lost=sum(1 for a in apps if "Sent" not in s.statuses(a)),
+                 dead_letters=len(s.dead_letters()))  # fmt: skip
     assert len(created) == TRIALS, f"{len(created)} Crosschq requests for {TRIALS} applications"
     assert all(len(r) == 1 for r in recorded.values()), recorded
     assert {r["id"] for r in created} == {v.decode() for r in recorded.values() for v in r.values()}

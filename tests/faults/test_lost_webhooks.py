@@ -49,10 +49,19 @@ def play(s: Any, request_ids: list[str], steps: tuple[str, ...]) -> None:
     s.crosschq.wait_idle(30)
 
 
-def check_once_each(s: Any, apps: list[int], timeout: float = 90) -> None:
-    s.wait_for("every request reconciled", lambda: all(finished(s, a) for a in apps), timeout, every=0.5)
+def check_once_each(s: Any, apps: list[int], report: Any, scenario: str, timeout: float = 90) -> None:
+    log = s.cq("GET", "_sandbox/webhooks")
+    report(scenario, requests=len(apps), webhooks=len(log), dropped=sum(1 for w in log if w.get("dropped")),
+           duplicated=sum(1 for w in log if w.get("duplicate")))  # fmt: skip
+    try:
+        s.wait_for("every request reconciled", lambda: all(finished(s, a) for a in apps), timeout, every=0.5)
+    finally:
+        report(scenario, finished=sum(1 for a in apps if finished(s, a)))
     s.crosschq.wait_idle(10)
     s.wait_for("the inbox to drain", lambda: s.redis.zcard("cqw:inbox:pending") == 0, timeout=30)
+    states = [s.greenhouse.application_state(a) for a in apps]
+    report(scenario, attachments=sum(len(st["attachments"]) for st in states),
+           dead_letters=len(s.dead_letters()))  # fmt: skip
     for app_id in apps:
         state = s.greenhouse.application_state(app_id)
         notes = [n["body"] for n in state["notes"]]
@@ -66,7 +75,7 @@ def check_once_each(s: Any, apps: list[int], timeout: float = 90) -> None:
 
 
 def test_dropped_and_duplicated_webhooks_are_reconciled(
-    stack_with: Any, rules_file: Any, tmp_path: Any
+    stack_with: Any, rules_file: Any, tmp_path: Any, fault_report: Any
 ) -> None:
     """20 % dropped and 20 % delivered twice, up to the references' completion."""
     s, apps, request_ids = start(stack_with, rules_file, tmp_path)
@@ -76,13 +85,16 @@ def test_dropped_and_duplicated_webhooks_are_reconciled(
     assert any(w.get("dropped") for w in log) and any(w.get("duplicate") for w in log), "no fault injected"
     s.cq("DELETE", "_sandbox/faults")
     play(s, request_ids, ("report-ready",))
-    check_once_each(s, apps)
+    check_once_each(s, apps, fault_report, "20% webhooks dropped, 20% doubled")
 
 
-def test_a_lost_report_ready_webhook_is_reconciled(stack_with: Any, rules_file: Any, tmp_path: Any) -> None:
+def test_a_lost_report_ready_webhook_is_reconciled(
+    stack_with: Any, rules_file: Any, tmp_path: Any, fault_report: Any
+) -> None:
     s, apps, request_ids = start(stack_with, rules_file, tmp_path)
     play(s, request_ids, STEPS)
     s.cq("POST", "_sandbox/faults", json={"drop_webhooks": 1.0})
     play(s, request_ids, ("report-ready",))
     s.cq("DELETE", "_sandbox/faults")
-    check_once_each(s, apps, timeout=12)  # reconciling takes 4 s (+1 s for the scan) when it happens
+    # Reconciling takes 4 s (+1 s for the scan) when it happens.
+    check_once_each(s, apps, fault_report, "every 'report ready' webhook dropped", timeout=12)

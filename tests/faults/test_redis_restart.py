@@ -87,7 +87,7 @@ def restart_when(sender: Sender, server: EmbeddedRedis, after: int) -> None:
 
 
 def test_redis_killed_mid_burst_loses_nothing(
-    durable_stack: Any, durable_redis: EmbeddedRedis, tmp_path: Path
+    durable_stack: Any, durable_redis: EmbeddedRedis, tmp_path: Path, fault_report: Any
 ) -> None:
     s = durable_stack
     if WORKER_THROUGH_OUTAGE:
@@ -107,6 +107,10 @@ def test_redis_killed_mid_burst_loses_nothing(
     killer.join()
     answers = Counter(a for seen in sender.answers.values() for a in seen)
     final = Counter(seen[-1] for seen in sender.answers.values())
+    fault_report("Redis killed mid-burst", webhooks=WEBHOOKS, answers_503=answers[503],
+                 answers_2xx=sum(v for a, v in answers.items() if isinstance(a, int) and 200 <= a < 300),
+                 other_answers=sum(v for a, v in answers.items() if a not in (202, 503)),
+                 accepted_in_the_end=final[202], worker_through_outage=WORKER_THROUGH_OUTAGE)  # fmt: skip
     assert final == {202: WEBHOOKS}, f"final answers {final}, all answers {answers}"
     assert set(answers) <= {202, 503}, f"answers other than 202 and 503: {answers}"
     assert answers[503] > 0, "the restart did not hit the burst"
@@ -121,4 +125,6 @@ def test_redis_killed_mid_burst_loses_nothing(
         s.wait_for("every accepted webhook to reach the ATS", written, timeout=120, every=1)
     except AssertionError:
         missing = [a for a in apps if "Accepted" not in s.statuses(a)]
+        fault_report("Redis killed mid-burst", written_back=len(apps) - len(missing), lost=len(missing))
         raise AssertionError(f"not written back: {missing}; dead letters: {s.dead_letters()}") from None
+    fault_report("Redis killed mid-burst", written_back=len(apps), lost=0, dead_letters=len(s.dead_letters()))

@@ -28,7 +28,9 @@ def reminders(s: Any) -> Counter[str]:
     return Counter(path.split("/")[-3] for path in sent)
 
 
-def test_two_beats_send_each_reminder_once(stack_with: Any, rules_file: Any, tmp_path: Path) -> None:
+def test_two_beats_send_each_reminder_once(
+    stack_with: Any, rules_file: Any, tmp_path: Path, fault_report: Any
+) -> None:
     rules = rules_file(reminders=True, first_reminder_s=2, every_s=3, max_count=MAX_REMINDERS)
     s = stack_with({"RULES_FILE": rules, "SCHEDULE_REMINDERS_SECONDS": "1"})
     s.start_worker()
@@ -41,6 +43,10 @@ def test_two_beats_send_each_reminder_once(stack_with: Any, rules_file: Any, tmp
     request_ids = [r["id"] for r in s.cq("GET", "_sandbox/requests")]
     s.wait_for("every reminder", lambda: min(reminders(s)[r] for r in request_ids) >= MAX_REMINDERS, 60)
     time.sleep(5)  # beyond another reminder's due time: a duplicate would show now
+    sent = reminders(s)
+    fault_report("two beats at once", requests=REQUESTS, reminders_expected=REQUESTS * MAX_REMINDERS,
+                 reminders_sent=sum(sent[r] for r in request_ids),
+                 dead_letters=len(s.dead_letters()))  # fmt: skip
     assert all(b.alive() for b in beats)
     for beat in beats:
         assert "schedule.send_due_reminders" in beat.log_path.read_text()
