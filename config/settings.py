@@ -121,6 +121,10 @@ class WorkerSettings(BaseSettings):
     webhook_max_bytes: int = Field(1024 * 1024, gt=0)
     report_kinds: str = Field("summary", description="Comma list of reports to attach: summary,full.")
     connectors: str = Field("greenhouse", description="Comma list of ATS connectors to load.")
+    task_events: bool = Field(
+        False,
+        description="Send Celery task events from the start; Flower switches them on while it runs.",
+    )
 
     @model_validator(mode="after")
     def _limits_consistent(self) -> WorkerSettings:

@@ -63,9 +63,12 @@ def _configure(sender: Celery, **_: Any) -> None:
         task_time_limit=w.hard_time_limit,
         result_expires=w.result_expires,
         result_extended=True,
-        task_track_started=True,
-        task_send_sent_event=True,
-        worker_send_task_events=True,
+        # Not task_track_started: Flower shows STARTED from events; in the result backend it
+        # would cost a read and a write more per task, and nothing polls for it.
+        # Flower switches task events on in every worker while it runs (its enable_events
+        # option); without Flower they would cost three Redis publishes per task for no reader.
+        task_send_sent_event=w.task_events,
+        worker_send_task_events=w.task_events,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         # Each queue its own direct exchange and key: a Queue without them is bound to the

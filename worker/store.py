@@ -278,26 +278,30 @@ class Store:
             return None
         return {key.decode(): value.decode() for key, value in data.items()}
 
-    def update_request(self, request_id: str, **fields: object) -> None:
-        """Update a recorded request; a request that is not recorded is left alone."""
+    def update_request(self, request_id: str, *, pipe: Any = None, **fields: object) -> None:
+        """Update a recorded request; a request that is not recorded is left alone. With
+        ``pipe`` (a pipeline) the update is queued there instead of sent at once."""
         script = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
         return 1
         """
         args = [item for f, v in fields.items() for item in (f, str(v))]
-        self.r.eval(script, 1, k("req", request_id), *args)
+        (self.r if pipe is None else pipe).eval(script, 1, k("req", request_id), *args)
 
-    def apply_status_if_newer(self, request_id: str, status: str, status_key: str) -> bool:
-        """Record ``status`` when ``status_key`` sorts after the applied one (atomic)."""
+    def apply_status_if_newer(self, request_id: str, status: str, status_key: str, **fields: object) -> bool:
+        """Record ``status`` when ``status_key`` sorts after the applied one (atomic); ``fields``
+        are written in any case, in the same step (a request that is not recorded is left alone)."""
         script = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
         local cur = redis.call('HGET', KEYS[1], 'status_key')
         if cur and cur >= ARGV[2] then return 0 end
         redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_key', ARGV[2])
         return 1
         """
-        return bool(self.r.eval(script, 1, k("req", request_id), status, status_key))
+        extra = [item for f, v in fields.items() for item in (f, str(v))]
+        return bool(self.r.eval(script, 1, k("req", request_id), status, status_key, *extra))
 
     # -- create claims -------------------------------------------------------------------------
     def claim_key(self, connector: str, application_id: str, trigger: str) -> str:
@@ -376,14 +380,18 @@ class Store:
     def remove_dead_letter(self, record: Mapping[str, Any]) -> None:
         self.r.zrem(k("dead"), json.dumps(dict(record), sort_keys=True))
 
-    def timeline_add(self, connector: str, application_id: str, what: str, **fields: object) -> None:
+    def timeline_add(
+        self, connector: str, application_id: str, what: str, *, pipe: Any = None, **fields: object
+    ) -> None:
+        """Append to an application's timeline; with ``pipe``, queued there for the caller to send."""
         entry = json.dumps({"at": time.time(), "what": what, **fields}, default=str)
         key = k("timeline", connector, application_id)
-        pipe = self.r.pipeline()
-        pipe.rpush(key, entry)
-        pipe.ltrim(key, -500, -1)
-        pipe.expire(key, 180 * 86400)
-        pipe.execute()
+        queue = self.r.pipeline() if pipe is None else pipe
+        queue.rpush(key, entry)
+        queue.ltrim(key, -500, -1)
+        queue.expire(key, 180 * 86400)
+        if pipe is None:
+            queue.execute()
 
     def timeline(self, connector: str, application_id: str) -> list[dict[str, Any]]:
         return [json.loads(e) for e in self.r.lrange(k("timeline", connector, application_id), 0, -1)]

@@ -189,7 +189,8 @@ class GreenhouseConnector(AtsConnector):
             return
         application_id = _checked_id(ref.application_id, "application")
         self.client.patch_application_custom_fields(application_id, items)
-        log.info(
+        # Debug: the PATCH has its http.response line, and the timeline records the status.
+        log.debug(
             "greenhouse.fields_set",
             application_id=application_id,
             fields=[i["name_key"] for i in items],

@@ -84,8 +84,9 @@ def clear(store: Store, request_id: str) -> None:
 
 # Reference counts only grow (a completed reference stays completed), so a late webhook carrying
 # fewer cannot lower them. Crosschq sends "reference completed" without a new status timestamp.
+# Answers {changed, the request's hash} in one round trip.
 _RAISE_COUNTS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, {}} end
 local changed = 0
 for i = 1, #ARGV, 2 do
   local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1') or -1
@@ -94,17 +95,22 @@ for i = 1, #ARGV, 2 do
     changed = 1
   end
 end
-return changed
+return {changed, redis.call('HGETALL', KEYS[1])}
 """
 
 
-def count_references(deps: Deps, request_id: str, completed: int, added: int) -> bool:
-    """Record the completed and added reference counts; reschedule when either grew."""
+def count_references(
+    deps: Deps, request_id: str, completed: int, added: int
+) -> tuple[bool, dict[str, str] | None]:
+    """Record the completed and added reference counts. Answers whether either grew (the
+    caller then reschedules, once for everything the event changed) and the request's state
+    as it is now (``None`` when the request is not recorded)."""
     script_args = ("completed", completed, "references", added)
-    if not deps.store.r.eval(_RAISE_COUNTS, 1, k("req", request_id), *script_args):
-        return False
-    reschedule(deps, request_id)
-    return True
+    changed, flat = deps.store.r.eval(_RAISE_COUNTS, 1, k("req", request_id), *script_args)
+    if not flat:
+        return False, None
+    pairs = [item.decode() if isinstance(item, bytes) else str(item) for item in flat]
+    return bool(changed), dict(zip(pairs[0::2], pairs[1::2], strict=True))
 
 
 def required_references(deps: Deps, state: dict[str, str]) -> int | None:
@@ -120,26 +126,35 @@ def reschedule(
     policy: Policy | None = None,
     now: float | None = None,
     kinds: Iterable[str] = KINDS,
+    state: dict[str, str] | None = None,
+    pipe: Any = None,
 ) -> dict[str, float | None]:
-    """Write each kind's due time for this request (status and policy default to its own)."""
+    """Write each kind's due time for this request (status and policy default to its own).
+
+    ``state``: the request's hash when the caller has just read or written it (saves a read);
+    ``pipe``: a pipeline to queue the writes on, sent by the caller (saves a round trip)."""
     store = deps.store
-    state = store.request_state(request_id)
+    state = store.request_state(request_id) if state is None else state
     if state is None:
         clear(store, request_id)
         return {}
     now = deps.clock() if now is None else now
     status = status or state.get("status") or "sent"
     policy = policy or deps.rules.policy_for(state.get("trigger"))
-    state = _track_progress(store, request_id, state, status, now)
+    updates = _progress_updates(state, status, now)
+    state = {**state, **{key: str(value) for key, value in updates.items()}}
     times = cadence.due_times(state, status, policy, required=required_references(deps, state), now=now)
     chosen = {kind: times[kind] for kind in kinds}
-    pipe = store.r.pipeline()
+    queue = store.r.pipeline() if pipe is None else pipe
+    if updates:
+        store.update_request(request_id, pipe=queue, **updates)
     for kind, at in chosen.items():
         if at is None:
-            pipe.zrem(due_key(kind), request_id)
+            queue.zrem(due_key(kind), request_id)
         else:
-            pipe.zadd(due_key(kind), {request_id: at})
-    pipe.execute()
+            queue.zadd(due_key(kind), {request_id: at})
+    if pipe is None:
+        queue.execute()
     return chosen
 
 
@@ -152,17 +167,12 @@ def defer(deps: Deps, request_id: str, kind: str, *, now: float) -> float | None
     return at
 
 
-def _track_progress(
-    store: Store, request_id: str, state: dict[str, str], status: str, now: float
-) -> dict[str, str]:
-    """Record when the request was opened and when it last moved (status or reference counts)."""
+def _progress_updates(state: dict[str, str], status: str, now: float) -> dict[str, Any]:
+    """When the request was opened and when it last moved (status or reference counts)."""
     mark = f"{status}|{state.get('completed', '0')}|{state.get('references', '0')}"
     updates: dict[str, Any] = {}
     if not state.get("opened_at"):
         updates["opened_at"] = now
     if state.get("progress_mark") != mark:
         updates.update(progress_mark=mark, progress_at=now)
-    if updates:
-        store.update_request(request_id, **updates)
-        state = {**state, **{key: str(value) for key, value in updates.items()}}
-    return state
+    return updates

@@ -135,10 +135,12 @@ def _apply_locked(
                 confirmed.status,
                 confirmed.status in (Status.CONCLUDED, Status.AUTO_CONCLUDED),
             )
-    due.count_references(deps, rid, event.completed_references, len(event.references))  # flow C
+    counts_grew, current = due.count_references(
+        deps, rid, event.completed_references, len(event.references)
+    )
     key = status_key(event.status_updated_on or event.updated_on, status, event.progress)
     outcome = "stale"
-    if store.request_state(rid) and _is_newer(store.request_state(rid) or {}, key):
+    if current and _is_newer(current, key):
         connector.set_reference_fields(
             ref,
             ReferenceFields(
@@ -148,18 +150,28 @@ def _apply_locked(
                 report_url=event.report_url or None,
             ),
         )
-        store.apply_status_if_newer(rid, str(status), key)
-        store.update_request(rid, progress=event.progress or 0, updated_at=deps.clock())
-        due.reschedule(deps, rid, status=str(status), now=deps.clock())  # flow C: what falls due next
+        written = {"progress": event.progress or 0, "updated_at": deps.clock()}
+        applied = store.apply_status_if_newer(rid, str(status), key, **written)
+        after = {**current, **{f: str(v) for f, v in written.items()}}
+        after.update(status=str(status), status_key=key)
+        pipe = store.r.pipeline()  # the due times and the timeline entry in one round trip
+        # flow C: what falls due next (the state just written, unless a newer status won the race)
+        known = after if applied else None
+        due.reschedule(deps, rid, status=str(status), now=deps.clock(), state=known, pipe=pipe)
         store.timeline_add(
             state["connector"],
             ref.application_id,
             "ats.status_written",
+            pipe=pipe,
             request_id=rid,
             status=str(status),
             progress=event.progress,
         )
+        pipe.execute()
         outcome = f"applied:{status}"
+    elif counts_grew and current:
+        # flow C: a reference came in, the status did not move
+        due.reschedule(deps, rid, now=deps.clock(), state=current)
     _milestone_notes(deps, connector, ref, rid, event, status, owner=owner)
     if report_ready:
         _attach_reports(
