@@ -124,8 +124,9 @@ class GreenhouseSandbox:
     def seed(self, data: dict[str, Any]) -> dict[str, Any]:
         return apply_seed(self.runtime.state, data)
 
-    def writes(self) -> list[dict[str, Any]]:
-        return self.runtime.writes()
+    def writes(self, since: int = 0) -> list[dict[str, Any]]:
+        """Every write so far, in order; ``since`` skips the first ones (for cheap polling)."""
+        return self.runtime.writes(since)
 
     def calls(self) -> list[dict[str, Any]]:
         return self.runtime.call_log()

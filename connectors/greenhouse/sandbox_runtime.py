@@ -256,9 +256,9 @@ class Runtime:
         with self.lock:
             self.calls.append(entry)
 
-    def writes(self) -> list[JsonDict]:
+    def writes(self, since: int = 0) -> list[JsonDict]:
         with self.state.lock:
-            return [dict(w) for w in self.state.writes]
+            return [dict(w) for w in self.state.writes[since:]]
 
     def call_log(self) -> list[JsonDict]:
         with self.lock:

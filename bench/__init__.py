@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): they measure what the design promises, outside ``make test``."""
