@@ -199,6 +199,11 @@ def test_lifecycle_writes_back_in_order_once(
     after = ats.state("6001")
     assert len(after["notes"]) == len(notes) and len(after["attachments"]) == 1
     assert len(ats.writes) - before <= 1  # at most an idempotent field write
+    # The terminal status was confirmed with Crosschq once: "report ready" after "completed",
+    # and the resent webhooks, are of the same family and need no second retrieve.
+    calls = requests.get(f"{crosschq.url}_sandbox/calls", timeout=5).json()
+    retrieves = [c for c in calls if c["method"] == "GET" and c["path"].rstrip("/").endswith(request_id)]
+    assert len(retrieves) == 1, retrieves
 
 
 def test_webhook_before_the_create_is_recorded_is_kept_and_replayed(

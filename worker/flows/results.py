@@ -125,7 +125,10 @@ def _apply_locked(
     )
     status = event.status
     report_ready = event.report_ready
-    if is_terminal(status) and not from_reconcile:
+    # A terminal status is confirmed with Crosschq before it is acted on, once: a later webhook of
+    # the same family (the "report ready" after "completed") changes nothing a forger could use.
+    confirmed_before = _family(state.get("status")) == _family(status)
+    if is_terminal(status) and not from_reconcile and not confirmed_before:
         confirmed = deps.crosschq.retrieve_request(rid)
         if _family(confirmed.status) != _family(status):
             log.warning(
