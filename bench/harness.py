@@ -26,7 +26,7 @@ from bench.watch import wait_until
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
 from worker.embedded_redis import EmbeddedRedis
-from worker.stack import Process, Stack, free_port, wait_for_http
+from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http
 from worker.store import Store
 
 # Credentials of the local sandboxes only (loopback, generated data).
@@ -118,26 +118,21 @@ def start_process(stack: Stack, name: str, argv: list[str], env: Mapping[str, st
 
 
 def stack_env(redis_url: str, cq_url: str, gh_url: str, extra: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "REDIS_URL": redis_url,
-        "REDIS_EMBEDDED": "never",
-        "CROSSCHQ_BASE_URL": cq_url,
-        "CROSSCHQ_API_TOKEN": CQ_TOKEN,
-        "CROSSCHQ_WEBHOOK_AUTH": "token",
-        "CROSSCHQ_WEBHOOK_SECRET": CQ_SECRET,
-        "CROSSCHQ_RATE_LIMIT": "100000",
-        "GREENHOUSE_BASE_URL": gh_url,
-        "GREENHOUSE_API_KEY": GH_KEY,
-        "GREENHOUSE_ON_BEHALF_OF": "1001",
-        "GREENHOUSE_WEBHOOK_SECRET": GH_SECRET,
-        "GREENHOUSE_RATE_LIMIT": "100000",
-        "GREENHOUSE_RATE_WINDOW": "1",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "WORKER_RETRY_BACKOFF_BASE": "0.5",
-        "WORKER_RETRY_BACKOFF_CAP": "5",
+    return sandbox_env(
+        redis_url,
+        cq_url,
+        gh_url,
+        crosschq_token=CQ_TOKEN,
+        crosschq_webhook_secret=CQ_SECRET,
+        greenhouse_key=GH_KEY,
+        greenhouse_webhook_secret=GH_SECRET,
+        CROSSCHQ_RATE_LIMIT="100000",
+        GREENHOUSE_RATE_LIMIT="100000",
+        GREENHOUSE_RATE_WINDOW="1",
+        WORKER_RETRY_BACKOFF_BASE="0.5",
+        WORKER_RETRY_BACKOFF_CAP="5",
         **extra,
-    }
+    )
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from config.settings import get_settings
 from worker import demo_view as view
 from worker.demo_scenario import APPLICATION_ID, DemoFailure, Sandboxes, Scenario
 from worker.embedded_redis import EmbeddedRedis, reachable
-from worker.stack import Stack, free_port
+from worker.stack import Stack, free_port, sandbox_env
 from worker.store import Store
 
 DEMO_MARK = "cqw:demo:owner"
@@ -125,26 +125,19 @@ class Ports:
 
 def stack_env(redis_url: str, ports: Ports, creds: Credentials) -> dict[str, str]:
     """Every setting the processes need, so nothing comes from a developer's ``.env``."""
-    return {
-        "REDIS_URL": redis_url,
-        "REDIS_EMBEDDED": "never",
-        "CROSSCHQ_BASE_URL": ports.url("crosschq") + "/",
-        "CROSSCHQ_API_TOKEN": creds.crosschq_token,
-        "CROSSCHQ_AUTH_SCHEME": "Token",
-        "CROSSCHQ_WEBHOOK_AUTH": "token",
-        "CROSSCHQ_WEBHOOK_SECRET": creds.crosschq_webhook_secret,
-        "GREENHOUSE_API_VERSION": "v1",
-        "GREENHOUSE_BASE_URL": ports.url("greenhouse") + "/",
-        "GREENHOUSE_API_KEY": creds.greenhouse_key,
-        "GREENHOUSE_ON_BEHALF_OF": "1001",
-        "GREENHOUSE_WEBHOOK_SECRET": creds.greenhouse_webhook_secret,
-        "WORKER_CONNECTORS": "greenhouse",
+    return sandbox_env(
+        redis_url,
+        ports.url("crosschq"),
+        ports.url("greenhouse"),
+        crosschq_token=creds.crosschq_token,
+        crosschq_webhook_secret=creds.crosschq_webhook_secret,
+        greenhouse_key=creds.greenhouse_key,
+        greenhouse_webhook_secret=creds.greenhouse_webhook_secret,
+        WORKER_CONNECTORS="greenhouse",
         # Transient failures retry within seconds, so a hiccup does not outlast the demo.
-        "WORKER_RETRY_BACKOFF_BASE": "0.5",
-        "WORKER_RETRY_BACKOFF_CAP": "5",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-    }
+        WORKER_RETRY_BACKOFF_BASE="0.5",
+        WORKER_RETRY_BACKOFF_CAP="5",
+    )
 
 
 def start_processes(stack: Stack, ports: Ports, creds: Credentials, run_dir: Path) -> None:

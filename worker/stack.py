@@ -19,6 +19,38 @@ from pathlib import Path
 import requests
 
 
+def sandbox_env(
+    redis_url: str,
+    crosschq_url: str,
+    greenhouse_url: str,
+    *,
+    crosschq_token: str,
+    crosschq_webhook_secret: str,
+    greenhouse_key: str,
+    greenhouse_webhook_secret: str,
+    **extra: str,
+) -> dict[str, str]:
+    """Every setting a stack's processes need to run against the local sandboxes, so that nothing
+    comes from a developer's ``.env``; ``extra`` adds or overrides (``WORKER_MAX_RETRIES="6"``)."""
+    return {
+        "REDIS_URL": redis_url,
+        "REDIS_EMBEDDED": "never",
+        "CROSSCHQ_BASE_URL": crosschq_url.rstrip("/") + "/",
+        "CROSSCHQ_API_TOKEN": crosschq_token,
+        "CROSSCHQ_AUTH_SCHEME": "Token",
+        "CROSSCHQ_WEBHOOK_AUTH": "token",
+        "CROSSCHQ_WEBHOOK_SECRET": crosschq_webhook_secret,
+        "GREENHOUSE_API_VERSION": "v1",
+        "GREENHOUSE_BASE_URL": greenhouse_url.rstrip("/") + "/",
+        "GREENHOUSE_API_KEY": greenhouse_key,
+        "GREENHOUSE_ON_BEHALF_OF": "1001",
+        "GREENHOUSE_WEBHOOK_SECRET": greenhouse_webhook_secret,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,7 +18,7 @@ import requests
 
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
-from worker.stack import Stack, free_port, wait_for_http
+from worker.stack import Stack, free_port, sandbox_env, wait_for_http
 
 CQ_TOKEN = "e2e-crosschq-token"
 CQ_SECRET = "e2e-crosschq-webhook-secret"
@@ -127,26 +127,21 @@ def e2e(redis_url: str, tmp_path: Path) -> Iterator[E2E]:
     greenhouse.start()
     # A candidate whose personal data must never reach logs, task arguments or results.
     greenhouse_seed(greenhouse)
-    env = {
-        "REDIS_URL": redis_url,
-        "REDIS_EMBEDDED": "never",
-        "CROSSCHQ_BASE_URL": crosschq.url,
-        "CROSSCHQ_API_TOKEN": CQ_TOKEN,
-        "CROSSCHQ_WEBHOOK_AUTH": "token",
-        "CROSSCHQ_WEBHOOK_SECRET": CQ_SECRET,
-        "GREENHOUSE_BASE_URL": greenhouse.url,
-        "GREENHOUSE_API_KEY": GH_KEY,
-        "GREENHOUSE_ON_BEHALF_OF": "1001",
-        "GREENHOUSE_WEBHOOK_SECRET": GH_SECRET,
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "WORKER_RETRY_BACKOFF_BASE": "0.3",
-        "WORKER_RETRY_BACKOFF_CAP": "3",
-        "WORKER_MAX_RETRIES": "6",
-        "WORKER_CREATE_UNCERTAIN_SECONDS": "30",
-        "HTTP_TIMEOUT_READ": "10",
-        "PYTHONHASHSEED": "random",
-    }
+    env = sandbox_env(
+        redis_url,
+        crosschq.url,
+        greenhouse.url,
+        crosschq_token=CQ_TOKEN,
+        crosschq_webhook_secret=CQ_SECRET,
+        greenhouse_key=GH_KEY,
+        greenhouse_webhook_secret=GH_SECRET,
+        WORKER_RETRY_BACKOFF_BASE="0.3",
+        WORKER_RETRY_BACKOFF_CAP="3",
+        WORKER_MAX_RETRIES="6",
+        WORKER_CREATE_UNCERTAIN_SECONDS="30",
+        HTTP_TIMEOUT_READ="10",
+        PYTHONHASHSEED="random",
+    )
     log_dir = tmp_path / "logs"
     stack = Stack(env=env, log_dir=log_dir)
     client = redis.Redis.from_url(redis_url)

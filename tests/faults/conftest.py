@@ -23,7 +23,7 @@ import requests
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
 from worker.embedded_redis import EmbeddedRedis
-from worker.stack import Process, Stack, free_port, wait_for_http
+from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http
 
 TRIALS = int(os.environ.get("FAULT_TRIALS", "2"))
 CQ_TOKEN = "faults-crosschq-token"
@@ -142,28 +142,23 @@ def worker_ready(redis_url: str) -> bool:
 
 
 def stack_env(redis_url: str, crosschq: CrosschqSandbox, greenhouse: GreenhouseSandbox) -> dict[str, str]:
-    return {
-        "REDIS_URL": redis_url,
-        "REDIS_EMBEDDED": "never",
-        "CROSSCHQ_BASE_URL": crosschq.url,
-        "CROSSCHQ_API_TOKEN": CQ_TOKEN,
-        "CROSSCHQ_WEBHOOK_AUTH": "token",
-        "CROSSCHQ_WEBHOOK_SECRET": CQ_SECRET,
-        "GREENHOUSE_BASE_URL": greenhouse.url,
-        "GREENHOUSE_API_KEY": GH_KEY,
-        "GREENHOUSE_ON_BEHALF_OF": "1001",
-        "GREENHOUSE_WEBHOOK_SECRET": GH_SECRET,
-        "GREENHOUSE_RATE_LIMIT": "100000",
-        "GREENHOUSE_RATE_WINDOW": "1",
-        "CROSSCHQ_RATE_LIMIT": "100000",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "WORKER_RETRY_BACKOFF_BASE": "0.3",
-        "WORKER_RETRY_BACKOFF_CAP": "3",
-        "WORKER_MAX_RETRIES": "6",
-        "WORKER_CREATE_UNCERTAIN_SECONDS": "30",
-        "HTTP_TIMEOUT_READ": "10",
-    }
+    return sandbox_env(
+        redis_url,
+        crosschq.url,
+        greenhouse.url,
+        crosschq_token=CQ_TOKEN,
+        crosschq_webhook_secret=CQ_SECRET,
+        greenhouse_key=GH_KEY,
+        greenhouse_webhook_secret=GH_SECRET,
+        GREENHOUSE_RATE_LIMIT="100000",
+        GREENHOUSE_RATE_WINDOW="1",
+        CROSSCHQ_RATE_LIMIT="100000",
+        WORKER_RETRY_BACKOFF_BASE="0.3",
+        WORKER_RETRY_BACKOFF_CAP="3",
+        WORKER_MAX_RETRIES="6",
+        WORKER_CREATE_UNCERTAIN_SECONDS="30",
+        HTTP_TIMEOUT_READ="10",
+    )
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from connectors.crosschq.status import (
 from connectors.errors import BadRequest, RetryableError, WebhookPayloadError
 from worker.deps import Deps
 from worker.flows import due
-from worker.flows.ledger import note_once, once
+from worker.flows.ledger import attach_once, note_once, once
 from worker.store import fingerprint
 
 log = get_logger("worker.flows.results")
@@ -230,29 +230,27 @@ def _attach_reports(
     policy = deps.rules.policy_for(trigger)
     missing = False
     for kind in policy.report_kinds:
-
         filename = f"crosschq-{kind}-report-{rid[:8]}.pdf"
+        sizes: list[int] = []
 
-        def attach(kind: str = kind, filename: str = filename) -> None:
+        def download(kind: str = kind, sizes: list[int] = sizes) -> bytes:
             try:
                 pdf = deps.crosschq.download_report(rid, kind)  # type: ignore[arg-type]
             except BadRequest as exc:
                 raise ReportNotReady(f"{kind} report not downloadable yet", retry_after=30.0) from exc
-            connector.attach_report(ref, filename, pdf)
-            deps.store.timeline_add(
-                connector.name,
-                ref.application_id,
-                "ats.report_attached",
-                request_id=rid,
-                filename=filename,
-                size=len(pdf),
-            )
+            sizes.append(len(pdf))
+            return pdf
 
         try:
-            once(
-                deps.store, rid, f"attach:{kind}", owner, attach,
-                landed=partial(connector.has_attachment, ref, filename),
-            )
+            if attach_once(deps.store, rid, f"attach:{kind}", owner, connector, ref, filename, download):
+                deps.store.timeline_add(
+                    connector.name,
+                    ref.application_id,
+                    "ats.report_attached",
+                    request_id=rid,
+                    filename=filename,
+                    size=sizes[0] if sizes else None,
+                )
         except ReportNotReady:
             if required:
                 raise
