@@ -12,9 +12,10 @@ Crosschq (4, one of them shared)
   create 1 (POST reference-request); retrieve 1 (a terminal status is confirmed before it is
   written back); download 1 per report kind attached (summary); the job-role catalogue 1 per
   refresh, shared by every request created meanwhile (1/N here: one refresh for the run).
-Greenhouse (17)
-  reads 5: the application, its candidate, its job (with the hiring team), the users whose
-  e-mail the request needs (requestor = recruiter, hiring manager);
+Greenhouse (15 + 2/N)
+  reads 3 + 2/N: the application, its candidate, its job (with the hiring team); and the users
+  whose e-mail the request needs (requestor = recruiter, hiring manager), read once for the run
+  since every application here shares them (the connector keeps a user read for 5 minutes);
   status fields 5: one PATCH per status the ATS shows (Sent, Accepted, Assigning, Collecting,
   Completed), progress, score and report link riding along;
   notes 6: request sent, two references added, two completed, check completed;
@@ -40,7 +41,7 @@ STEPS = ("accept", "self-assessment", "add-reference", "add-reference", "complet
 MINIMUM = {
     "crosschq": {"POST create": 1.0, "GET retrieve": 1.0, "GET download-report": 1.0,
                  "GET jobroles": 1 / APPLICATIONS},
-    "greenhouse": {"GET reads": 5.0, "PATCH status fields": 5.0, "POST notes": 6.0,
+    "greenhouse": {"GET reads": 3 + 2 / APPLICATIONS, "PATCH status fields": 5.0, "POST notes": 6.0,
                    "POST attachment": 1.0},
 }  # fmt: skip
 _ID = re.compile(r"/(?:[0-9]+|[0-9a-f]{32})(?=/|$)")

@@ -8,6 +8,7 @@ application attachment (``type: other``); and an optional stage move.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -48,6 +49,8 @@ class GreenhouseConnector(AtsConnector):
     # Greenhouse treats any answer but 200 as a failed delivery and retries it for ~15 hours
     # (developers.greenhouse.io, "Web Hooks: Retry policy").
     accepted_status: ClassVar[int] = 200
+    USER_TTL: ClassVar[float] = 300.0
+    USER_CACHE_SIZE: ClassVar[int] = 1000
 
     def __init__(
         self,
@@ -72,6 +75,9 @@ class GreenhouseConnector(AtsConnector):
         self.field_keys = keys
         self.note_visibility = note_visibility
         self.attachment_visibility = attachment_visibility
+        # Recruiters and hiring managers recur across applications, and Harvest allows 50 calls
+        # per 10 s: a user read serves this process for USER_TTL seconds (in memory only).
+        self._user_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any, *, limiter: RateLimiter | None = None) -> GreenhouseConnector:
@@ -131,7 +137,8 @@ class GreenhouseConnector(AtsConnector):
     def get_application(self, application_id: str) -> Application:
         """Application, candidate, job (with departments and offices), stage and people.
 
-        Read-only; about four calls plus one per user to resolve e-mail addresses. Raises
+        Read-only; about four calls plus one per user to resolve e-mail addresses (a user read
+        is reused by this connector for ``USER_TTL`` seconds). Raises
         ``NotFound`` when the application or its candidate is gone.
         """
         app = self.client.get_application(_checked_id(application_id, "application"))
@@ -159,11 +166,20 @@ class GreenhouseConnector(AtsConnector):
 
     def _users(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
         users: dict[str, dict[str, Any]] = {}
+        now = time.monotonic()
         for user_id in user_ids:
+            cached = self._user_cache.get(user_id)
+            if cached is not None and now - cached[0] < self.USER_TTL:
+                users[user_id] = cached[1]
+                continue
             try:
                 users[user_id] = self.client.get_user(user_id)
             except errors.NotFound:
+                self._user_cache.pop(user_id, None)
                 continue  # a deleted user: the person keeps their name, without e-mail
+            if len(self._user_cache) >= self.USER_CACHE_SIZE:
+                self._user_cache.pop(next(iter(self._user_cache)))  # the oldest entry
+            self._user_cache[user_id] = (now, users[user_id])
         return users
 
     # -- writes ----------------------------------------------------------------------------

@@ -212,6 +212,23 @@ def test_the_whole_application_is_mapped(connector: GreenhouseConnector) -> None
     assert set(app.custom_fields) >= {"crosschq_status", "crosschq_progress"}
 
 
+def test_users_are_read_once_per_ttl(
+    connector: GreenhouseConnector, sandbox: GreenhouseSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def user_reads() -> int:
+        return sum(1 for c in sandbox.calls() if c["method"] == "GET" and "/users/" in c["path"])
+
+    before = user_reads()
+    first = connector.get_application("6001")
+    read = user_reads() - before
+    assert read >= 3  # recruiter, coordinator, hiring managers
+    assert connector.get_application("6001") == first
+    assert user_reads() - before == read  # the second read of the same people came from memory
+    monkeypatch.setattr(GreenhouseConnector, "USER_TTL", 0.0)
+    connector.get_application("6001")
+    assert user_reads() - before == 2 * read
+
+
 def test_requestor_falls_back_to_credited_to(connector: GreenhouseConnector) -> None:
     app = connector.get_application("6003")
     assert app.recruiter is None and app.coordinator is None
