@@ -32,8 +32,9 @@ _TAKE_OVER = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
 return 0
 """
-# Returns 'done', 'go', 'uncertain' (taken over from a write that may have landed) or the
-# seconds another live owner still holds it.
+# Returns 'done', 'go', 'uncertain' (taken over from a write that may have landed: one that
+# failed in doubt, or one whose task died mid-write) or the seconds another live owner still
+# holds it.
 _LEDGER_BEGIN = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur == 'done' then return 'done' end
@@ -41,10 +42,15 @@ local mine = 'pending:' .. ARGV[2]
 local state = 'go'
 if cur and string.sub(cur, 1, 10) == 'uncertain:' then
   state = 'uncertain'
-elseif cur and cur ~= mine then
-  local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':at') or '0')
-  local left = tonumber(ARGV[4]) - (tonumber(ARGV[3]) - started)
-  if left > 0 then return tostring(left) end
+elseif cur then
+  -- pending: our own entry means this is the redelivery of a task that died mid-write; someone
+  -- else's is waited for until its time is up. Either way the write may have landed.
+  if cur ~= mine then
+    local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':at') or '0')
+    local left = tonumber(ARGV[4]) - (tonumber(ARGV[3]) - started)
+    if left > 0 then return tostring(left) end
+  end
+  state = 'uncertain'
 end
 redis.call('HSET', KEYS[1], ARGV[1], mine, ARGV[1] .. ':at', ARGV[3])
 return state

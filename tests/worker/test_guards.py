@@ -87,6 +87,24 @@ def test_a_dead_owner_is_replaced_after_the_hold(store: Store, ats: InMemoryConn
     assert note_once(store, "r1", "note:x", "task-2", ats, REF, "hello") is True
 
 
+def test_a_task_killed_after_its_note_landed_does_not_write_it_again(
+    store: Store, ats: InMemoryConnector
+) -> None:
+    # task-1 begins the write, the note reaches the ATS, and the worker is SIGKILLed before
+    # the ledger says done: Celery redelivers task-1 with the same id.
+    assert store.guards.begin("r1", "note:x", "task-1") == "go"
+    ats.add_note(REF, "hello")
+    assert note_once(store, "r1", "note:x", "task-1", ats, REF, "hello") is False
+    assert ats.state("6001")["notes"] == ["hello"]
+    assert store.ledger("r1")["note:x"] == "done"
+    # The same when another task takes over after the dead holder's time is up.
+    assert store.guards.begin("r1", "attach:summary", "task-1") == "go"
+    ats.attach_report(REF, "r.pdf", b"%PDF-1")
+    time.sleep(2.1)
+    assert attach_once(store, "r1", "attach:summary", "task-2", ats, REF, "r.pdf", lambda: b"%PDF-1") is False
+    assert len(ats.state("6001")["attachments"]) == 1
+
+
 def test_request_lock_is_reentrant_for_its_owner(store: Store) -> None:
     assert store.guards.lock("req:a", "task-1") == 0
     assert store.guards.lock("req:a", "task-1") == 0  # a redelivery of the same task
