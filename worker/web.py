@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -44,6 +45,7 @@ from config.settings import Settings, get_settings
 from connectors import registry
 from connectors.ats import AtsConnector
 from connectors.crosschq import lenient_json
+from connectors.crosschq.models import WebhookEvent
 from connectors.errors import WebhookAuthError, WebhookPayloadError
 from worker.deps import redis_client
 from worker.inbox import AsyncInbox, async_client
@@ -175,6 +177,14 @@ async def crosschq_webhook(request: Request) -> JSONResponse:
         return _error(400, 'missing request id ("id")')
     if not any(isinstance(data.get(key), str) for key in ("status", "status_message", "event_name")):
         return _error(400, "missing status, status_message or event_name")
+    # The worker parses the same model: what it would refuse is refused here, before storing.
+    try:
+        WebhookEvent.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in err["loc"][:2]) or "body" for err in exc.errors()})
+        return _error(400, f"invalid Crosschq webhook: {', '.join(fields)[:200]}")
+    except (ValueError, TypeError, OverflowError):
+        return _error(400, "invalid Crosschq webhook")
     return await _store_and_enqueue(
         rx,
         source="crosschq",

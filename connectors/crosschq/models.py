@@ -6,6 +6,7 @@ requests are strict, so a typo in our own code fails loudly before anything is s
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -186,12 +187,14 @@ class WebhookEvent(_StatusBearing):
     report_full_pdf: str | None = None
     created_at: datetime | None = None
     updated_on: datetime | None = None
-    score: float | None = None
+    score: float | None = Field(None, allow_inf_nan=False)
 
     @field_validator("progress", mode="before")
     @classmethod
     def _progress(cls, value: Any) -> Any:
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError("progress must be a finite number")
             return round(value)
         return value
 

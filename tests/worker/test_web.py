@@ -165,6 +165,12 @@ BAD_CROSSCHQ = [
     ("text/plain", {**cq_headers(), "Content-Type": "text/plain"}, b'{"id": "a", "status": "sent"}', 415),
     ("form", {**cq_headers(), "Content-Type": "application/x-www-form-urlencoded"}, b"id=a", 415),
     ("too large", cq_headers(), b'{"id": "a", "status": "sent", "x": "' + b"a" * (1024 * 1024) + b'"}', 413),
+    ("progress not a number", cq_headers(), b'{"id": "a", "status": "sent", "progress": "abc"}', 400),
+    ("progress infinite", cq_headers(), b'{"id": "a", "status": "sent", "progress": Infinity}', 400),
+    ("progress overflows", cq_headers(), b'{"id": "a", "status": "sent", "progress": 1e999}', 400),
+    ("score infinite", cq_headers(), b'{"id": "a", "status": "sent", "score": -Infinity}', 400),
+    ("references not a list", cq_headers(), b'{"id": "a", "status": "sent", "references": 7}', 400),
+    ("bad timestamp", cq_headers(), b'{"id": "a", "status": "sent", "status_updated_on": "soon"}', 400),
 ]
 
 
