@@ -49,6 +49,8 @@ _PERSON_EVENTS = frozenset({EventKind.CANDIDATE_DELETED, EventKind.CANDIDATE_MER
 _CANDIDATE_EVENTS = frozenset({EventKind.CANDIDATE_UPDATED, EventKind.CANDIDATE_ANONYMIZED})
 
 
+_ID_TEXT = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header by name, whatever the case the web framework stored it in."""
     value = headers.get(name)
@@ -188,11 +190,13 @@ def _missing(action: str, path: str) -> WebhookPayloadError:
 
 
 def _id(value: Any) -> str | None:
+    """Greenhouse ids are integers; a string is taken when it looks like an id (at most 32
+    letters, digits, dashes or underscores), so nothing long or path-like reaches the worker."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
+        return str(value) if 0 <= value < 10**32 else None
+    if isinstance(value, str) and _ID_TEXT.fullmatch(value.strip()):
         return value.strip()
     return None
 

@@ -215,6 +215,14 @@ def test_unknown_action_is_ignored() -> None:
             b'{"action": "candidate_anonymized", "payload": {"candidate": {"id": true}}}',
             "payload.candidate.id",
         ),
+        (
+            b'{"action": "reject_candidate", "payload": {"application": {"id": "' + b"7" * 100_000 + b'"}}}',
+            "payload.application.id",
+        ),
+        (
+            b'{"action": "reject_candidate", "payload": {"application": {"id": "../../users"}}}',
+            "payload.application.id",
+        ),
     ],
 )
 def test_acted_on_events_without_their_ids_name_the_missing_path(body: bytes, path: str) -> None:
