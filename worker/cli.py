@@ -97,6 +97,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.all_failed:
         records = deps.store.dead_letters(1000)
         for rec in records:
+            event_id = (rec.get("kwargs") or {}).get("event_id")
+            if event_id:
+                deps.store.requeue_event(str(event_id))
             app.send_task(rec["task"], args=rec["args"], kwargs=rec["kwargs"])
             deps.store.remove_dead_letter(rec)
             print(f"re-enqueued {rec['task']} {json.dumps(rec['kwargs'])}")
@@ -110,6 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"no stored event {args.event_id}", file=sys.stderr)
         return 1
     task = "ats.process_event" if stored.source == "ats" else "crosschq.process_webhook"
+    deps.store.requeue_event(args.event_id)
     app.send_task(task, kwargs={"event_id": args.event_id})
     print(f"re-enqueued {task} event_id={args.event_id}")
     return 0

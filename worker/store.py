@@ -217,6 +217,18 @@ class Store:
         pipe.zrem(k("inbox", "pending"), event_id)
         pipe.execute()
 
+    def requeue_event(self, event_id: str) -> bool:
+        """Put a stored event back on the pending list, its re-dispatch count reset (a replay):
+        if the replayed task dies without a word, the inbox re-dispatch still sees it."""
+        state = self.r.hget(k("inbox", event_id), "state")
+        if state is None or state == b"erased":
+            return False
+        pipe = self.r.pipeline()
+        pipe.hset(k("inbox", event_id), mapping={"state": "enqueued", "redispatched": 0})
+        pipe.zadd(k("inbox", "pending"), {event_id: time.time()})
+        pipe.execute()
+        return True
+
     def pending_events(self, older_than: float, limit: int = 100) -> list[str]:
         ids = self.r.zrangebyscore(k("inbox", "pending"), "-inf", older_than, start=0, num=limit)
         return [i.decode() for i in ids]

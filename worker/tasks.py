@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 
+from config import redaction
 from config.logs import get_logger
 from connectors.errors import IntegrationError, PermanentError, RateLimited, RetryableError
 from worker.app import app
@@ -52,6 +53,17 @@ class FlowTask(Task):  # celery ships no type information, so Task is Any
             # Re-raise as the same type with the full one-line reason as its only argument, so
             # the failure shown in Flower and the result backend says what to fix.
             raise type(exc)(str(exc)) from None
+        except SoftTimeLimitExceeded:
+            raise  # may pass next time: the inbox re-dispatch tries again, then dead-letters
+        except IntegrationError:
+            raise
+        except Exception as exc:
+            # A bug, not a condition of the outside world: no retry would help. Dead-lettered
+            # (the message masked like a log line) so that `failures` shows it and replay can
+            # run it again once fixed.
+            self._dead_letter(deps, exc, note="unexpected error")
+            log.exception("task.crashed", error=type(exc).__name__)
+            raise
 
     def _retry(self, deps: Deps, exc: RetryableError) -> str:
         settings = deps.settings.worker
@@ -71,8 +83,9 @@ class FlowTask(Task):  # celery ships no type information, so Task is Any
         log.warning("task.retrying", reason=str(exc), attempt=attempt + 1, countdown=wait, **exc.context())
         raise self.retry(countdown=wait, max_retries=limit + 1, exc=None)
 
-    def _dead_letter(self, deps: Deps, exc: IntegrationError, note: str = "") -> None:
-        reason = f"{note}: {exc}" if note else str(exc)
+    def _dead_letter(self, deps: Deps, exc: Exception, note: str = "") -> None:
+        message = str(exc) if isinstance(exc, IntegrationError) else redaction.redact_text(str(exc))
+        reason = f"{note}: {message}" if note else message
         event_id = (self.request.kwargs or {}).get("event_id")
         if event_id:
             # Off the pending list: the inbox re-dispatch must not run a dead letter again.

@@ -245,6 +245,21 @@ def test_replay_one_stored_event(store: Store, sent: list[Any], capsys: pytest.C
     assert run(capsys, "replay")[0] == 2
 
 
+def test_a_replayed_event_is_watched_by_the_inbox_again(
+    store: Store, sent: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    event_id, _ = store.store_event(
+        source="crosschq", connector=None, dedup_key="k3", body=b"{}", headers={}, event={}
+    )
+    store.mark_event(event_id, "failed")  # off the pending list, as a dead letter leaves it
+    store.dead_letter("crosschq.process_webhook", [], {"event_id": event_id}, "boom", task_id="t-3")
+    assert store.pending_events(older_than=time.time() + 1) == []
+    assert run(capsys, "replay", "--all-failed")[0] == 0
+    # If the replayed task dies without a word, the inbox re-dispatch still finds the event.
+    assert store.pending_events(older_than=time.time() + 1) == [event_id]
+    assert store.load_event(event_id).state == "enqueued"  # type: ignore[union-attr]
+
+
 def test_timeline_of_one_application(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "timeline", "6001")
     assert code == 1 and "nothing recorded" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from config.settings import reset_settings_cache
@@ -56,3 +58,33 @@ def test_task_names_are_the_public_contract() -> None:
         "ats.process_event", "crosschq.process_webhook", "references.request", "references.sync",
         "references.cancel", "references.conclude", "references.remind",
     } <= names
+
+
+def test_an_unexpected_error_is_a_dead_letter_with_a_masked_reason(
+    redis_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.tasks as tasks
+    from config.rules import load_rules
+    from config.settings import Settings
+    from worker.deps import Deps
+    from worker.store import Store
+
+    store = Store(redis_client)
+    crosschq: Any = None  # never called: the flow fails first
+    deps = Deps(settings=Settings.load(), store=store, crosschq=crosschq, rules=load_rules(None))
+    event_id, _ = store.store_event(
+        source="crosschq", connector=None, dedup_key="k", body=b"{}", headers={}, event={}
+    )
+
+    def broken(deps: Any, event_id: str, *, owner: str) -> str:
+        raise TypeError("a bug near alex.example@example.com")
+
+    monkeypatch.setattr(tasks, "get_deps", lambda: deps)
+    monkeypatch.setattr(tasks.result_flows, "process_crosschq_webhook", broken)
+    result = tasks.process_crosschq_webhook.apply(kwargs={"event_id": event_id})
+    assert result.failed() and isinstance(result.result, TypeError)
+    [dead] = store.dead_letters()
+    assert dead["task"] == "crosschq.process_webhook" and dead["kwargs"] == {"event_id": event_id}
+    assert dead["reason"].startswith("TypeError: unexpected error: a bug near")
+    assert "alex.example" not in dead["reason"]
+    assert store.load_event(event_id).state == "failed"  # type: ignore[union-attr]
