@@ -75,6 +75,16 @@ def _deps() -> Deps:
     return get_deps()
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
 def cmd_failures(args: argparse.Namespace) -> int:
     deps = _deps()
     records = deps.store.dead_letters(args.limit)
@@ -94,6 +104,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     deps = _deps()
     from worker.app import app
 
+    # Load the configuration before send_task builds the AMQP router: loading it afterwards,
+    # from inside that router's own update hook, recurses (celery.app.amqp.flush_routes).
+    app.conf.broker_url  # noqa: B018
     if args.all_failed:
         records = deps.store.dead_letters(1000)
         for rec in records:
@@ -216,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
 
     failures = sub.add_parser("failures", help="list dead letters")
-    failures.add_argument("--limit", type=int, default=50)
+    failures.add_argument("--limit", type=_positive, default=50, help="how many, newest first")
     failures.add_argument("--json", action="store_true")
     failures.set_defaults(func=cmd_failures)
 

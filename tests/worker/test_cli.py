@@ -260,6 +260,26 @@ def test_a_replayed_event_is_watched_by_the_inbox_again(
     assert store.load_event(event_id).state == "enqueued"  # type: ignore[union-attr]
 
 
+def test_replay_as_a_command_loads_its_configuration_quietly(store: Store, redis_url: str) -> None:
+    """Run as operators do (a fresh process): no RecursionError from Celery's configuration."""
+    seed_dead_letters(store)
+    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_EMBEDDED": "never"}
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "replay", "--all-failed"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 task(s) re-enqueued" in done.stdout
+    assert "Recursion" not in done.stderr and "raised" not in done.stderr, done.stderr[-2000:]
+
+
+def test_failures_limit_must_be_positive(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["failures", "--limit", "0"])
+    assert info.value.code == 2
+    assert "positive" in capsys.readouterr().err
+
+
 def test_timeline_of_one_application(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "timeline", "6001")
     assert code == 1 and "nothing recorded" in out
