@@ -246,6 +246,25 @@ def test_terminal_webhook_is_confirmed_by_retrieve(
     assert not any("canceled" in n for n in state["notes"])
 
 
+def test_a_far_future_timestamp_does_not_freeze_the_status(
+    deps: Deps, ats: InMemoryConnector, crosschq: CrosschqSandbox, webhook_sink: Any
+) -> None:
+    request_id = flow_a.process_ats_event(deps, stage_event(deps, ats), owner="t").split(":")[1]
+    feed_webhooks(deps, crosschq, webhook_sink)
+    future = json.dumps(
+        {"id": request_id, "status": "sent", "status_updated_on": "9999-12-31T23:59:59Z"}
+    ).encode()
+    event_id, _ = deps.store.store_event(
+        source="crosschq", connector=None, dedup_key="future", body=future, headers={}, event={}
+    )
+    flow_b.process_crosschq_webhook(deps, event_id, owner="t")
+    assert deps.store.request_state(request_id)["status_key"] < "9999"  # type: ignore[index]
+    # Crosschq moves on (its webhook stamped with the real time, a little later): it lands.
+    control(crosschq, request_id, "accept")
+    feed_webhooks(deps, crosschq, webhook_sink)
+    assert ats.state("6001")["fields"]["status"] == "Accepted"
+
+
 def test_rejection_cancels_the_open_request(
     deps: Deps, ats: InMemoryConnector, crosschq: CrosschqSandbox, webhook_sink: Any
 ) -> None:

@@ -47,6 +47,9 @@ class ReportNotReady(RetryableError):
     """Crosschq said the report is ready but the download is refused for now."""
 
 
+CLOCK_SKEW = 300.0  # seconds a webhook's timestamp may run ahead of this machine's clock as is
+
+
 def status_key(when: datetime | float | None, status: Status | str | None, progress: int | None) -> str:
     if isinstance(when, int | float):
         when = datetime.fromtimestamp(when, UTC)
@@ -141,7 +144,15 @@ def _apply_locked(
     counts_grew, current = due.count_references(
         deps, rid, event.completed_references, len(event.references)
     )
-    key = status_key(event.status_updated_on or event.updated_on, status, event.progress)
+    stamped = event.status_updated_on or event.updated_on
+    when: datetime | float | None = stamped
+    if stamped is not None and stamped.timestamp() > deps.clock() + CLOCK_SKEW:
+        # A time far ahead (a sender's clock, or a forged body) would make every later status
+        # look older than this one, and freeze the ATS field until that time.
+        ahead = round(stamped.timestamp() - deps.clock())
+        log.warning("webhook.future_timestamp", request_id=rid, ahead_s=ahead)
+        when = deps.clock()  # taken as received now: later news still counts as later
+    key = status_key(when, status, event.progress)
     outcome = "stale"
     if current and _is_newer(current, key):
         connector.set_reference_fields(
