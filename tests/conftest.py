@@ -30,10 +30,23 @@ from worker.embedded_redis import EmbeddedRedis, reachable  # noqa: E402
 TEST_DB = int(os.environ.get("TEST_REDIS_DB", "11"))
 
 
+# Set in the test database after each flush: a database holding keys but not this one belongs
+# to someone else, and the tests start their own redis-server rather than empty it.
+SCRATCH_MARK = "crosschq-ats-worker:test-scratch-db"
+
+
+def _ours_to_empty(url: str) -> bool:
+    client = redis.Redis.from_url(url)
+    try:
+        return client.dbsize() == 0 or bool(client.exists(SCRATCH_MARK))
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{TEST_DB}")
-    if reachable(url):
+    if reachable(url) and _ours_to_empty(url):
         yield url
         return
     server = EmbeddedRedis()
@@ -49,6 +62,7 @@ def redis_url(redis_server_url: str) -> Iterator[str]:
     """A Redis database emptied before each test."""
     client = redis.Redis.from_url(redis_server_url)
     client.flushdb()
+    client.set(SCRATCH_MARK, "emptied before every test")
     yield redis_server_url
     client.close()
 

@@ -24,6 +24,7 @@ def test_with_db_keeps_credentials_and_changes_only_the_database() -> None:
 
 def test_the_demo_refuses_a_database_with_someone_elses_keys(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
+    client.flushdb()  # without the test suite's own mark, so the demo sees only what is set here
     client.set("somebody:else", "1")
     with pytest.raises(DemoFailure, match="keys the demo did not write"):
         claim_database(redis_url, 11)
