@@ -26,7 +26,7 @@ from bench.watch import wait_until
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
 from worker.embedded_redis import EmbeddedRedis
-from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http
+from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http, worker_answers
 from worker.store import Store
 
 # Credentials of the local sandboxes only (loopback, generated data).
@@ -80,7 +80,7 @@ class BenchStack:
         hostname = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         process = self.stack.start(name, "worker", "--concurrency", str(concurrency), "--hostname", hostname)
         if wait:
-            wait_until(f"{name} to answer a ping", lambda: celery_ping(self.redis_url), timeout=60)
+            wait_until(f"{name} to answer a ping", lambda: worker_answers(self.redis_url), timeout=60)
         return process
 
     def start_command(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Process:
@@ -172,16 +172,6 @@ def bench_stack(
             crosschq.stop()
             greenhouse.stop()
             client.close()
-
-
-def celery_ping(redis_url: str) -> bool:
-    from celery import Celery
-
-    probe = Celery(broker=redis_url)
-    try:
-        return bool(probe.control.ping(timeout=0.5))
-    finally:
-        probe.close()
 
 
 # -- data ------------------------------------------------------------------------------------

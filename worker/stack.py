@@ -51,6 +51,17 @@ def sandbox_env(
     }
 
 
+def worker_answers(redis_url: str) -> bool:
+    """True when a Celery worker on this broker answers a ping (it is consuming)."""
+    from celery import Celery
+
+    probe = Celery(broker=redis_url)
+    try:
+        return bool(probe.control.ping(timeout=0.5))
+    finally:
+        probe.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -141,6 +141,11 @@ class InboxEvent:
     state: str
 
 
+def _flat(fields: Mapping[str, object]) -> list[str]:
+    """``{"a": 1, "b": 2}`` as Lua ARGV pairs: ``["a", "1", "b", "2"]``."""
+    return [item for name, value in fields.items() for item in (name, str(value))]
+
+
 class Store:
     def __init__(self, client: redis.Redis, *, inbox_ttl: int = 14 * 86400, hold_seconds: int = 600) -> None:
         # redis-py types every reply as a union of bytes, str and more; this client always
@@ -298,8 +303,7 @@ class Store:
         for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
         return 1
         """
-        args = [item for f, v in fields.items() for item in (f, str(v))]
-        (self.r if pipe is None else pipe).eval(script, 1, k("req", request_id), *args)
+        (self.r if pipe is None else pipe).eval(script, 1, k("req", request_id), *_flat(fields))
 
     def apply_status_if_newer(self, request_id: str, status: str, status_key: str, **fields: object) -> bool:
         """Record ``status`` when ``status_key`` sorts after the applied one (atomic); ``fields``
@@ -312,8 +316,7 @@ class Store:
         redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_key', ARGV[2])
         return 1
         """
-        extra = [item for f, v in fields.items() for item in (f, str(v))]
-        return bool(self.r.eval(script, 1, k("req", request_id), status, status_key, *extra))
+        return bool(self.r.eval(script, 1, k("req", request_id), status, status_key, *_flat(fields)))
 
     # -- create claims -------------------------------------------------------------------------
     def claim_key(self, connector: str, application_id: str, trigger: str) -> str:

@@ -18,7 +18,7 @@ import requests
 
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
-from worker.stack import Stack, free_port, sandbox_env, wait_for_http
+from worker.stack import Stack, free_port, sandbox_env, wait_for_http, worker_answers
 
 CQ_TOKEN = "e2e-crosschq-token"
 CQ_SECRET = "e2e-crosschq-webhook-secret"
@@ -150,24 +150,13 @@ def e2e(redis_url: str, tmp_path: Path) -> Iterator[E2E]:
         wait_for_http(f"{web_url}/healthz")
         stack.start("worker", "worker", "--concurrency", "2", "--hostname", f"e2e-{os.getpid()}@%h")
         handle = E2E(stack, crosschq, greenhouse, web_url, client, log_dir)
-        handle.wait_for("the worker to consume", lambda: _worker_ready(redis_url), timeout=30)
+        handle.wait_for("the worker to consume", lambda: worker_answers(redis_url), timeout=30)
         yield handle
     finally:
         stack.stop()
         crosschq.stop()
         greenhouse.stop()
         client.close()
-
-
-def _worker_ready(redis_url: str) -> bool:
-    from celery import Celery
-
-    probe = Celery(broker=redis_url)
-    try:
-        replies = probe.control.ping(timeout=0.5)
-    finally:
-        probe.close()
-    return bool(replies)
 
 
 def greenhouse_seed(greenhouse: GreenhouseSandbox) -> None:

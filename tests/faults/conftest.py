@@ -23,7 +23,7 @@ import requests
 from connectors.crosschq.sandbox import CrosschqSandbox
 from connectors.greenhouse.sandbox import GreenhouseSandbox
 from worker.embedded_redis import EmbeddedRedis
-from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http
+from worker.stack import Process, Stack, free_port, sandbox_env, wait_for_http, worker_answers
 
 TRIALS = int(os.environ.get("FAULT_TRIALS", "2"))
 CQ_TOKEN = "faults-crosschq-token"
@@ -56,7 +56,7 @@ class FaultStack:
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> Process:
         argv = ("worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
         process = self.stack.start(name, *argv)
-        self.wait_for(f"{name} to answer a ping", lambda: worker_ready(self.redis_url), timeout=60)
+        self.wait_for(f"{name} to answer a ping", lambda: worker_answers(self.redis_url), timeout=60)
         return process
 
     def start_beat(self, name: str, state_dir: Path) -> Process:
@@ -129,16 +129,6 @@ class FaultStack:
     def dead_letters(self) -> list[dict[str, Any]]:
         client: Any = self.redis  # bytes replies (decode_responses off)
         return [json.loads(item) for item in client.zrange("cqw:dead", 0, -1)]
-
-
-def worker_ready(redis_url: str) -> bool:
-    from celery import Celery
-
-    probe = Celery(broker=redis_url)
-    try:
-        return bool(probe.control.ping(timeout=0.5))
-    finally:
-        probe.close()
 
 
 def stack_env(redis_url: str, crosschq: CrosschqSandbox, greenhouse: GreenhouseSandbox) -> dict[str, str]:
